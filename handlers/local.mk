@@ -1,0 +1,6 @@
+# handlers/local.mk - the ready handlers, built into libnetsrv from the public API only.
+libnetsrv_libnetsrv_la_SOURCES += \
+	handlers/registry.c \
+	handlers/echo.c \
+	handlers/discard.c \
+	handlers/exec.c

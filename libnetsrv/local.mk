@@ -1,0 +1,22 @@
+# libnetsrv/local.mk - the library: public header, private header, sources.
+lib_LTLIBRARIES += libnetsrv/libnetsrv.la
+include_HEADERS += libnetsrv/netsrv.h
+noinst_HEADERS += libnetsrv/netsrv_int.h
+libnetsrv_libnetsrv_la_SOURCES = \
+	libnetsrv/error.c \
+	libnetsrv/addr.c \
+	libnetsrv/clock.c \
+	libnetsrv/config.c \
+	libnetsrv/server.c \
+	libnetsrv/listen.c \
+	libnetsrv/request.c \
+	libnetsrv/stream.c \
+	libnetsrv/dgram.c \
+	libnetsrv/spawn.c \
+	libnetsrv/mode_sync.c \
+	libnetsrv/mode_thread.c \
+	libnetsrv/mode_fork.c
+libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
+libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS)
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA += libnetsrv/libnetsrv.pc

@@ -1,0 +1,167 @@
+/* mode_fork.c - a process per request, at most max_conns at once.  Only our
+ * own children are reaped (waitpid on their pids, never -1, so foreign
+ * children keep their status), promptly: each child's pidfd wakes the
+ * serving loop when it exits, so no zombie lingers. */
+#include "config.h"
+#include "netsrv_int.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void child_main(netsrv_server *srv, netsrv_request *req)
+{
+    /* The child serves one request and _exits: no atexit handlers, no
+     * stdio flush of the parent's buffers.  Ctrl-C at a terminal reaches
+     * the whole process group; the parent decides (drain), so children
+     * ignore SIGINT and die on SIGTERM, which the parent sends past the
+     * drain deadline. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    srv->in_child = 1;
+    /* The listener is the parent's (and its Unix path: never unlinked
+     * here); a datagram request replies on the shared socket, so keeps it. */
+    if (!req->dgram)
+        close(srv->fd);
+    close(srv->wakefd);
+    if (srv->sparefd >= 0)
+        close(srv->sparefd);
+    for (unsigned i = 0; i < srv->nchildren; i++)
+        if (srv->children[i].pidfd >= 0)
+            close(srv->children[i].pidfd);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    int rc = netsrv__request_run(req);
+    _exit(rc < 0 ? 1 : 0);
+}
+
+static int add_child(netsrv_server *srv, pid_t pid, const netsrv__ipkey *ip)
+{
+    if (srv->nchildren == srv->capchildren) {
+        unsigned cap = srv->capchildren ? srv->capchildren * 2 : 16;
+        netsrv__child *c = realloc(srv->children, cap * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        srv->children = c;
+        srv->capchildren = cap;
+    }
+    netsrv__child *c = &srv->children[srv->nchildren++];
+    c->pid = pid;
+    c->pidfd = pidfd_open(pid, 0);
+    if (c->pidfd >= 0)
+        fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+    c->ip = *ip;
+    return 0;
+}
+
+static void fork_process(netsrv_server *srv, netsrv_request *req)
+{
+    sigset_t all, old;
+    /* Signals stay blocked across fork so none runs the parent's handler
+     * in the child before the child has set its own dispositions. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(srv, req);
+    int e = errno;
+    if (pid > 0 && add_child(srv, pid, &req->ip) < 0) {
+        /* cannot track it: wait for it now rather than leave a zombie */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        netsrv__ip_release(srv, &req->ip);
+        atomic_fetch_sub(&srv->active, 1);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        netsrv__report(srv, req, &req->peer, -e);
+        netsrv__ip_release(srv, &req->ip);
+        atomic_fetch_sub(&srv->active, 1);
+    }
+    /* The child owns the connection now; the parent only closes its copy
+     * (a datagram request shares the server's socket: nothing to close). */
+    if (!req->dgram)
+        close(req->fd);
+    netsrv__request_free(req);
+}
+
+static void reap(netsrv_server *srv, int block)
+{
+    for (unsigned i = 0; i < srv->nchildren;) {
+        netsrv__child *c = &srv->children[i];
+        pid_t r;
+        while ((r = waitpid(c->pid, NULL, block ? 0 : WNOHANG)) < 0 && errno == EINTR)
+            ;
+        if (r == 0) {
+            i++;
+            continue;
+        }
+        /* reaped, or ECHILD (someone else reaped it): either way it is gone */
+        if (c->pidfd >= 0)
+            close(c->pidfd);
+        netsrv__ip_release(srv, &c->ip);
+        atomic_fetch_sub(&srv->active, 1);
+        srv->children[i] = srv->children[--srv->nchildren];
+    }
+}
+
+static void fork_collect(netsrv_server *srv)
+{
+    reap(srv, 0);
+}
+
+static int fork_pollfds(netsrv_server *srv, struct pollfd *pfd, int max)
+{
+    int n = 0;
+    for (unsigned i = 0; i < srv->nchildren && n < max; i++)
+        if (srv->children[i].pidfd >= 0)
+            pfd[n++] = (struct pollfd){ .fd = srv->children[i].pidfd, .events = POLLIN };
+    return n;
+}
+
+static void wait_children(netsrv_server *srv, double deadline)
+{
+    while (srv->nchildren) {
+        int ms = netsrv__ms_until(deadline);
+        if (ms == 0)
+            return;
+        struct pollfd pfd[1024];
+        int n = fork_pollfds(srv, pfd, 1024);
+        /* without pidfds, look again every 50 ms */
+        if (n < (int)srv->nchildren && (ms < 0 || ms > 50))
+            ms = 50;
+        poll(pfd, (nfds_t)n, ms);
+        reap(srv, 0);
+    }
+}
+
+static void signal_children(netsrv_server *srv, int sig)
+{
+    for (unsigned i = 0; i < srv->nchildren; i++)
+        kill(srv->children[i].pid, sig);
+}
+
+static void fork_close(netsrv_server *srv, double deadline)
+{
+    wait_children(srv, deadline);
+    if (!srv->nchildren || !srv->cfg.block_on_close)
+        return;
+    /* Past the drain deadline: ask, then insist. */
+    signal_children(srv, SIGTERM);
+    wait_children(srv, netsrv__now() + 1.0);
+    if (srv->nchildren) {
+        signal_children(srv, SIGKILL);
+        reap(srv, 1);
+    }
+}
+
+const netsrv__mode_ops netsrv__mode_fork = {
+    .process = fork_process,
+    .collect = fork_collect,
+    .pollfds = fork_pollfds,
+    .close = fork_close,
+};

@@ -1,0 +1,260 @@
+/* netsrv.h - the whole public surface of libnetsrv.
+ *
+ * A server is an address + a concurrency mode + a handler, as in Python's
+ * socketserver.  Handlers touch their connection only through the request
+ * calls below, so the same handler source runs in every mode.
+ *
+ * Conventions: functions return 0 (or a byte count) on success and a negative
+ * errno on failure; netsrv_strerror() turns one into text.  The library never
+ * prints and never exits.  Memory a caller hands in stays the caller's.
+ */
+#ifndef NETSRV_H
+#define NETSRV_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NETSRV_VERSION "0.1.0"
+
+/* Size of the buffer netsrv_addr_format() and friends need. */
+#define NETSRV_ADDRSTRLEN 128
+/* Size of the error-text buffers the create/parse calls fill. */
+#define NETSRV_ERRLEN 256
+
+typedef struct netsrv_server netsrv_server;
+typedef struct netsrv_request netsrv_request;
+
+/* ---------------------------------------------------------------- errors */
+
+/* Text for a negative errno returned by any netsrv call (never NULL). */
+const char *netsrv_strerror(int err);
+
+/* ------------------------------------------------------------- addresses */
+
+/* A socket address of any family the library speaks (IPv4, IPv6, Unix). */
+typedef struct netsrv_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} netsrv_addr;
+
+/* Parses "PORT" (all IPv4 addresses), "HOST:PORT", "[V6]:PORT" or
+ * "unix:PATH" into *out.  Host names are resolved (first result wins).
+ * Returns 0 or -EINVAL/-ENOENT with a reason in err (may be NULL). */
+int netsrv_addr_parse(const char *text, netsrv_addr *out, char *err, size_t errlen);
+
+/* Writes "HOST:PORT", "[V6]:PORT" or "unix:PATH" (Unix peers without a
+ * name: "unix:") into buf; returns buf. */
+char *netsrv_addr_format(const netsrv_addr *a, char *buf, size_t len);
+
+/* Opens a client socket to text (as netsrv_addr_parse) and connects it,
+ * waiting at most timeout seconds (<= 0: no limit).  dgram selects UDP or
+ * Unix datagram; a Unix datagram client is auto-bound so it can get replies.
+ * Returns the blocking, close-on-exec fd or a negative errno. */
+int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen);
+
+/* Number of sockets passed the systemd way (LISTEN_PID/LISTEN_FDS) to this
+ * process, starting at fd 3; 0 when none.  unset clears the variables. */
+int netsrv_listen_fds(int unset);
+
+/* ---------------------------------------------------------------- handlers */
+
+/* A handler is a table of callbacks, like socketserver's BaseRequestHandler.
+ * setup and finish may be NULL.  setup/handle return 0 or a negative errno;
+ * an error goes to the server's handle_error hook.  finish runs whenever
+ * setup succeeded, even when handle failed.  state_size bytes of zeroed,
+ * per-request memory are at netsrv_request_state(). */
+typedef struct netsrv_handler {
+    const char *name;
+    int (*setup)(netsrv_request *req);
+    int (*handle)(netsrv_request *req);
+    void (*finish)(netsrv_request *req);
+    size_t state_size;
+    void *ctx; /* handed to every request as netsrv_request_ctx() */
+} netsrv_handler;
+
+/* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
+ * of the program to run per connection).  Returns NULL for unknown names. */
+const netsrv_handler *netsrv_handler_find(const char *name);
+/* NULL-terminated list of the ready handlers, for usage texts. */
+const netsrv_handler *const *netsrv_handler_list(void);
+
+/* ----------------------------------------------------------------- servers */
+
+typedef enum netsrv_mode {
+    NETSRV_SYNC = 0, /* one request at a time, in the serving thread */
+    NETSRV_THREAD,   /* a thread per request, at most max_conns at once */
+    NETSRV_FORK,     /* a process per request, at most max_conns at once */
+    NETSRV_ASYNC     /* event loop (reserved for the async mode) */
+} netsrv_mode;
+
+/* Parses "sync", "thread", "fork", "async"; returns the mode or -EINVAL. */
+int netsrv_mode_parse(const char *name);
+const char *netsrv_mode_name(netsrv_mode m);
+
+/* Server hooks, like socketserver's overridable methods.  All optional. */
+typedef struct netsrv_hooks {
+    /* Accept (return nonzero) or refuse (0) a client before any handler
+     * code runs; a refused stream client is closed at once. */
+    int (*verify_request)(netsrv_server *srv, const netsrv_addr *peer, void *ctx);
+    /* A request failed with err (negative errno): setup/handle errors,
+     * timeouts, truncated datagrams, accept failures (req NULL then).
+     * The server keeps serving.  In fork mode it runs in the child. */
+    void (*handle_error)(netsrv_server *srv, netsrv_request *req,
+                         const netsrv_addr *peer, int err, void *ctx);
+    /* netsrv_handle_request() waited timeout seconds with no request.
+     * Its return value is what netsrv_handle_request() returns. */
+    int (*handle_timeout)(netsrv_server *srv, void *ctx);
+    /* Called on every turn of netsrv_serve_forever(), idle or not. */
+    void (*service_actions)(netsrv_server *srv, void *ctx);
+    void *ctx;
+} netsrv_hooks;
+
+typedef struct netsrv_config {
+    const char *address;  /* see netsrv_addr_parse; also "fd:N" (an inherited
+                             socket) and "systemd" (the first LISTEN_FDS one) */
+    int dgram;            /* UDP / Unix datagram instead of TCP / Unix stream */
+    netsrv_mode mode;
+    unsigned max_conns;   /* concurrent requests in thread/fork mode; at the
+                             cap accepting pauses until a slot frees */
+    unsigned per_ip;      /* concurrent connections from one IP (0: no cap);
+                             past it a client is closed at once */
+    int backlog;          /* listen() backlog; default SOMAXCONN */
+    int reuse_address;    /* SO_REUSEADDR; default 1 */
+    int reuse_port;       /* SO_REUSEPORT; default 0 */
+    int nodelay;          /* TCP_NODELAY on accepted sockets; default 0 */
+    double timeout;       /* idle timeout of a request's I/O, seconds; 0 none */
+    double server_timeout;/* how long netsrv_handle_request waits; 0 forever */
+    double drain;         /* after shutdown, how long requests in flight may
+                             go on before they are cut off; < 0: no limit */
+    int block_on_close;   /* netsrv_server_close waits for threads/children;
+                             default 1 */
+    size_t max_packet;    /* largest datagram taken; longer ones are dropped
+                             and reported as -EMSGSIZE; default 65535 */
+    size_t rbufsize;      /* stream input buffer; default 16 KiB */
+    size_t wbufsize;      /* stream output is flushed past this; default 16 KiB */
+    int bind_and_activate;/* default 1; 0: create only the socket, the caller
+                             then calls netsrv_server_activate() */
+    netsrv_hooks hooks;
+} netsrv_config;
+
+/* Fills *cfg with the defaults above (address "127.0.0.1:7000", sync). */
+void netsrv_config_init(netsrv_config *cfg);
+
+/* Creates a server: socket, bind, listen (unless bind_and_activate is 0).
+ * Port 0 binds a free port: read it back with netsrv_server_address().
+ * On failure nothing is left open; returns 0 or a negative errno with a
+ * reason in err.  cfg and handler are copied; handler->ctx is not. */
+int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
+                         const netsrv_handler *handler, char *err, size_t errlen);
+
+/* Binds and listens a server created with bind_and_activate = 0. */
+int netsrv_server_activate(netsrv_server *srv, char *err, size_t errlen);
+
+/* The listening (or datagram) socket, -1 after close. */
+int netsrv_server_fileno(const netsrv_server *srv);
+/* The address actually bound (the real port when 0 was asked). */
+const netsrv_addr *netsrv_server_addr(const netsrv_server *srv);
+/* The same as text in buf (NETSRV_ADDRSTRLEN bytes); returns buf. */
+char *netsrv_server_address(const netsrv_server *srv, char *buf, size_t len);
+const netsrv_config *netsrv_server_config(const netsrv_server *srv);
+
+/* Serves until netsrv_shutdown().  Waits at most poll_interval seconds at a
+ * time between calls of the service_actions hook.  Returns 0 after a
+ * shutdown, or a negative errno on a fatal error.  May be called again. */
+int netsrv_serve_forever(netsrv_server *srv, double poll_interval);
+
+/* Waits for and handles one request, at most server_timeout seconds.
+ * Returns 0, the handle_timeout hook's result (or -ETIMEDOUT without one),
+ * or a negative errno. */
+int netsrv_handle_request(netsrv_server *srv);
+
+/* Asks netsrv_serve_forever to return; returns at once.  Safe from a signal
+ * handler, another thread, or a handler of this server.  Requests in flight
+ * get cfg.drain seconds more.  Asked before serve_forever runs, the next
+ * serve_forever returns at once. */
+void netsrv_shutdown(netsrv_server *srv);
+
+/* Number of requests in flight (threads or children alive). */
+unsigned netsrv_server_active(const netsrv_server *srv);
+
+/* Closes the listener (and unlinks its Unix path), then, when
+ * block_on_close, waits for requests in flight: up to drain seconds after
+ * the shutdown, after which the rest are cut off.  Idempotent. */
+void netsrv_server_close(netsrv_server *srv);
+
+/* Closes (as netsrv_server_close) and frees the server.  NULL is fine. */
+void netsrv_server_free(netsrv_server *srv);
+
+/* ---------------------------------------------------------------- requests */
+
+netsrv_server *netsrv_request_server(const netsrv_request *req);
+/* The handler's ctx. */
+void *netsrv_request_ctx(const netsrv_request *req);
+/* The handler's state_size bytes of zeroed per-request memory (or NULL). */
+void *netsrv_request_state(const netsrv_request *req);
+/* The client's address; Unix stream clients have an empty one ("unix:"). */
+const netsrv_addr *netsrv_request_peer(const netsrv_request *req);
+/* Nonzero for a datagram request. */
+int netsrv_request_is_dgram(const netsrv_request *req);
+/* Sets this request's idle timeout in seconds (0: none). */
+void netsrv_request_set_timeout(netsrv_request *req, double seconds);
+
+/* Stream input.  Each call waits (within the idle timeout) only when no
+ * buffered byte is left; pending output is flushed before waiting.
+ * Returns bytes read, 0 at end of stream, or a negative errno
+ * (-ETIMEDOUT, -ECANCELED when the drain deadline passed, -ECONNRESET...). */
+ssize_t netsrv_read(netsrv_request *req, void *buf, size_t len);
+/* Reads up to and including '\n', at most len bytes (no NUL is added: lines
+ * may hold NUL bytes).  A result without a trailing '\n' means either end
+ * of stream or a line longer than len (like Python's readline(limit)). */
+ssize_t netsrv_readline(netsrv_request *req, void *buf, size_t len);
+/* Reads exactly len bytes: returns len, 0 at end of stream before any
+ * byte, -EPIPE at end of stream after some, or a negative errno. */
+ssize_t netsrv_read_exact(netsrv_request *req, void *buf, size_t len);
+
+/* Zero-copy input: waits as netsrv_read does until input is buffered, then
+ * points *data at it and returns how many bytes are there (0 at end of
+ * stream, or a negative errno).  Nothing is taken until netsrv_consume(). */
+ssize_t netsrv_peek(netsrv_request *req, const void **data);
+/* Drops len bytes (at most what netsrv_peek returned) from the input. */
+void netsrv_consume(netsrv_request *req, size_t len);
+
+/* Stream output: buffered; flushed past wbufsize, before input waits, by
+ * netsrv_flush() and when the request ends.  Returns len or a negative
+ * errno.  Short sends, EINTR and SIGPIPE are dealt with inside. */
+ssize_t netsrv_write(netsrv_request *req, const void *buf, size_t len);
+int netsrv_printf(netsrv_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int netsrv_vprintf(netsrv_request *req, const char *fmt, va_list ap);
+int netsrv_flush(netsrv_request *req);
+/* Flushes, then half-closes the output (the peer reads end of stream). */
+int netsrv_shutdown_write(netsrv_request *req);
+
+/* Sleeps seconds without holding up other requests of the server. */
+int netsrv_sleep(netsrv_request *req, double seconds);
+
+/* Runs argv[0] (searched in PATH) with the connection as its stdin and
+ * stdout (stderr is the server's) and no other descriptor of the server.
+ * The request keeps its own copy of the socket until it ends.  Returns
+ * the pid or a negative errno. */
+pid_t netsrv_spawn(netsrv_request *req, char *const argv[]);
+/* Waits for a child started by netsrv_spawn; *status as waitpid's. */
+int netsrv_waitpid(netsrv_request *req, pid_t pid, int *status);
+
+/* Datagram requests: the packet (also readable with netsrv_read), its
+ * sender (netsrv_request_peer) and the reply.  Output written with
+ * netsrv_write/printf is sent as one reply datagram when the request ends
+ * if anything was written; netsrv_reply sends one at once (even empty). */
+const void *netsrv_packet(const netsrv_request *req, size_t *len);
+int netsrv_reply(netsrv_request *req, const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NETSRV_H */
