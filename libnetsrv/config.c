@@ -19,6 +19,8 @@ void netsrv_config_init(netsrv_config *cfg)
     cfg->rbufsize = 16384;
     cfg->wbufsize = 16384;
     cfg->bind_and_activate = 1;
+    cfg->workers = 1;
+    cfg->stack_size = 64 * 1024;
 }
 
 static const char *const mode_names[] = { "sync", "thread", "fork", "async" };

@@ -1,7 +1,7 @@
 # libnetsrv/local.mk - the library: public header, private header, sources.
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
-noinst_HEADERS += libnetsrv/netsrv_int.h
+noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/coro.h
 libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/error.c \
 	libnetsrv/addr.c \
@@ -15,7 +15,10 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/spawn.c \
 	libnetsrv/mode_sync.c \
 	libnetsrv/mode_thread.c \
-	libnetsrv/mode_fork.c
+	libnetsrv/mode_fork.c \
+	libnetsrv/mode_async.c \
+	libnetsrv/coro.c \
+	libnetsrv/coro_switch_x86_64.S
 libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
 libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS)
 pkgconfigdir = $(libdir)/pkgconfig

@@ -26,9 +26,14 @@ static void child_main(netsrv_server *srv, netsrv_request *req)
      * here); a datagram request replies on the shared socket, so keeps it. */
     if (!req->dgram)
         close(srv->fd);
+    /* -1, not a stale number: netsrv_shutdown from a handler here must not
+     * write into whatever the handler opens next.  The drain eventfd is
+     * shared with the parent, which is how that shutdown reaches it. */
     close(srv->wakefd);
+    srv->wakefd = -1;
     if (srv->sparefd >= 0)
         close(srv->sparefd);
+    srv->sparefd = -1;
     for (unsigned i = 0; i < srv->nchildren; i++)
         if (srv->children[i].pidfd >= 0)
             close(srv->children[i].pidfd);

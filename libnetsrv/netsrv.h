@@ -90,7 +90,7 @@ typedef enum netsrv_mode {
     NETSRV_SYNC = 0, /* one request at a time, in the serving thread */
     NETSRV_THREAD,   /* a thread per request, at most max_conns at once */
     NETSRV_FORK,     /* a process per request, at most max_conns at once */
-    NETSRV_ASYNC     /* event loop (reserved for the async mode) */
+    NETSRV_ASYNC     /* libev event loop(s); each request on a coroutine */
 } netsrv_mode;
 
 /* Parses "sync", "thread", "fork", "async"; returns the mode or -EINVAL. */
@@ -141,6 +141,10 @@ typedef struct netsrv_config {
     int bind_and_activate;/* default 1; 0: create only the socket, the caller
                              then calls netsrv_server_activate() */
     netsrv_hooks hooks;
+    /* async mode */
+    unsigned workers;     /* event loops, each in its own thread; default 1 */
+    size_t stack_size;    /* coroutine stack per request; default 64 KiB,
+                             below it a guard page stops an overflow */
 } netsrv_config;
 
 /* Fills *cfg with the defaults above (address "127.0.0.1:7000", sync). */

@@ -25,11 +25,17 @@ typedef struct netsrv__mode_ops {
     /* At close: waits for requests in flight until deadline, then cuts
      * off the rest. */
     void (*close)(netsrv_server *srv, double deadline);
+    /* Modes with a loop of their own (async) replace the serving loop. */
+    int (*serve)(netsrv_server *srv, double poll_interval);
+    int (*handle_one)(netsrv_server *srv);
 } netsrv__mode_ops;
 
 extern const netsrv__mode_ops netsrv__mode_sync;
 extern const netsrv__mode_ops netsrv__mode_thread;
 extern const netsrv__mode_ops netsrv__mode_fork;
+extern const netsrv__mode_ops netsrv__mode_async;
+
+struct netsrv__task;
 
 /* Concurrent connections per client IP (only IPv4/IPv6 stream clients). */
 typedef struct netsrv__ipkey {
@@ -90,12 +96,14 @@ struct netsrv_request {
     char *rbuf;
     size_t rcap, rpos, rlen;
     int eof;
+    int rdrained;              /* the last recv emptied the socket */
     /* output */
     char *wbuf;
     size_t wcap, wlen;
     int wrote;                 /* datagram: something was written */
     int replied;               /* datagram: netsrv_reply was called */
     void *state;
+    struct netsrv__task *task; /* async mode: the request's coroutine */
     /* thread mode */
     pthread_t tid;
     netsrv_request *next;
@@ -119,6 +127,17 @@ void netsrv__listen_close(netsrv_server *srv);
 int netsrv__set_nonblock(int fd, int on);
 
 /* server.c */
+/* Admits an accepted stream connection: per-IP cap, verify_request,
+ * socket options.  Returns the new request (counted in srv->active), or
+ * NULL when the client was refused (fd closed). */
+netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer);
+/* The same for a datagram of n bytes in data; n > max_packet is refused
+ * and reported. */
+netsrv_request *netsrv__admit_dgram(netsrv_server *srv, netsrv_addr *peer,
+                                    const void *data, size_t n);
+/* EMFILE on accept: drops the pending client using the reserve fd. */
+void netsrv__refuse_with_spare(netsrv_server *srv, int *sparefd);
+void netsrv__reset_drain(netsrv_server *srv);
 void netsrv__report(netsrv_server *srv, netsrv_request *req,
                     const netsrv_addr *peer, int err);
 void netsrv__wake(netsrv_server *srv);
@@ -134,6 +153,15 @@ int netsrv__request_run(netsrv_request *req);
 /* Waits until fd is ready for events (0), the idle timeout (-ETIMEDOUT) or
  * the drain deadline passed (-ECANCELED).  idle: apply the idle timeout. */
 int netsrv__wait(netsrv_request *req, int fd, short events, int idle);
+/* The server began shutting down: the request gets cfg.drain seconds. */
+void netsrv__request_drain(netsrv_request *req);
+
+/* mode_async.c */
+/* Parks the running coroutine until fd is ready (1) or deadline passed /
+ * the task was woken (0).  Returns a negative errno on failure. */
+int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline);
+/* Gives back memory an idle async request does not need. */
+void netsrv__task_idle(netsrv_request *req);
 
 /* stream.c */
 int netsrv__flush_quiet(netsrv_request *req);

@@ -74,8 +74,10 @@ int netsrv__request_run(netsrv_request *req)
 
 /* The server's shutdown has begun (its drain eventfd became readable):
  * from now on the request has cfg.drain seconds to finish. */
-static void note_drain(netsrv_request *req)
+void netsrv__request_drain(netsrv_request *req)
 {
+    if (req->draining)
+        return;
     req->draining = 1;
     if (req->srv->cfg.drain >= 0)
         req->drain_deadline = netsrv__now() + req->srv->cfg.drain;
@@ -91,6 +93,12 @@ static int wait_until(netsrv_request *req, int fd, short events, double deadline
         int ms = netsrv__ms_until(deadline);
         if (ms == 0)
             return 0;
+        if (req->task) { /* async: park the coroutine, the loop wakes it */
+            int r = netsrv__task_wait(req, fd, events, deadline);
+            if (r != 0)
+                return r;
+            continue;
+        }
         struct pollfd p[2];
         int n = 0, drain_at = -1;
         if (fd >= 0)
@@ -106,7 +114,7 @@ static int wait_until(netsrv_request *req, int fd, short events, double deadline
             return -errno;
         }
         if (drain_at >= 0 && p[drain_at].revents)
-            note_drain(req);
+            netsrv__request_drain(req);
         if (fd >= 0 && p[0].revents)
             return 1;
     }

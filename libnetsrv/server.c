@@ -15,6 +15,7 @@
 
 #define DEFAULT_THREADS 256
 #define DEFAULT_CHILDREN 64
+#define DEFAULT_ASYNC_CONNS (1u << 20) /* in practice: as many as fds allow */
 #define MAX_POLLFDS 4096
 
 static const netsrv__mode_ops *mode_ops(netsrv_mode m)
@@ -23,6 +24,7 @@ static const netsrv__mode_ops *mode_ops(netsrv_mode m)
     case NETSRV_SYNC: return &netsrv__mode_sync;
     case NETSRV_THREAD: return &netsrv__mode_thread;
     case NETSRV_FORK: return &netsrv__mode_fork;
+    case NETSRV_ASYNC: return &netsrv__mode_async;
     default: return NULL;
     }
 }
@@ -137,6 +139,12 @@ int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
                            : cfg->mode == NETSRV_THREAD ? DEFAULT_THREADS : 1;
     if (srv->cfg.mode == NETSRV_SYNC)
         srv->cfg.max_conns = 1;
+    if (srv->cfg.mode == NETSRV_ASYNC && !cfg->max_conns)
+        srv->cfg.max_conns = DEFAULT_ASYNC_CONNS;
+    if (!srv->cfg.workers)
+        srv->cfg.workers = 1;
+    if (!srv->cfg.stack_size)
+        srv->cfg.stack_size = 64 * 1024;
     if (srv->cfg.backlog <= 0)
         srv->cfg.backlog = SOMAXCONN;
     if (!srv->cfg.max_packet)
@@ -245,16 +253,74 @@ void netsrv_server_free(netsrv_server *srv)
  * forever and the loop spin.  Give up the reserve descriptor, accept and
  * close the connection (the client sees it closed, not hanging), and take
  * the reserve back. */
-static void refuse_with_spare(netsrv_server *srv)
+void netsrv__refuse_with_spare(netsrv_server *srv, int *sparefd)
 {
-    if (srv->sparefd >= 0) {
-        close(srv->sparefd);
-        srv->sparefd = -1;
+    if (*sparefd >= 0) {
+        close(*sparefd);
+        *sparefd = -1;
     }
     int fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         close(fd);
-    srv->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    *sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer)
+{
+    if (peer->ss.ss_family == AF_UNIX)
+        peer->len = 0; /* unnamed client: "unix:" */
+    netsrv__ipkey ip;
+    netsrv__ipkey_of(peer, &ip);
+    int rc = ip_acquire(srv, &ip);
+    if (rc < 0) {
+        close(fd);
+        netsrv__report(srv, NULL, peer, rc);
+        return NULL;
+    }
+    if (srv->cfg.hooks.verify_request &&
+        !srv->cfg.hooks.verify_request(srv, peer, srv->cfg.hooks.ctx)) {
+        close(fd); /* bpo-26309: a refused client is closed at once */
+        netsrv__ip_release(srv, &ip);
+        return NULL;
+    }
+    if (srv->cfg.nodelay && peer->ss.ss_family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    netsrv_request *req = netsrv__request_new(srv, fd, peer, 0);
+    if (!req) {
+        close(fd);
+        netsrv__ip_release(srv, &ip);
+        netsrv__report(srv, NULL, peer, -ENOMEM);
+        return NULL;
+    }
+    req->ip = ip;
+    atomic_fetch_add(&srv->active, 1);
+    return req;
+}
+
+netsrv_request *netsrv__admit_dgram(netsrv_server *srv, netsrv_addr *peer,
+                                    const void *data, size_t n)
+{
+    if (peer->ss.ss_family == AF_UNIX && peer->len <= sizeof(sa_family_t))
+        peer->len = 0; /* an unbound Unix client: there is no one to reply to */
+    if (n > srv->cfg.max_packet) {
+        netsrv__report(srv, NULL, peer, -EMSGSIZE);
+        return NULL;
+    }
+    if (srv->cfg.hooks.verify_request &&
+        !srv->cfg.hooks.verify_request(srv, peer, srv->cfg.hooks.ctx))
+        return NULL;
+    netsrv_request *req = netsrv__request_new(srv, srv->fd, peer, 1);
+    if (!req || !(req->rbuf = malloc(n ? n : 1))) {
+        netsrv__request_free(req);
+        netsrv__report(srv, NULL, peer, -ENOMEM);
+        return NULL;
+    }
+    memcpy(req->rbuf, data, n);
+    req->rcap = req->rlen = n;
+    atomic_fetch_add(&srv->active, 1);
+    return req;
 }
 
 static int take_stream(netsrv_server *srv)
@@ -266,42 +332,16 @@ static int take_stream(netsrv_server *srv)
     if (fd < 0) {
         int e = errno;
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-            refuse_with_spare(srv);
+            netsrv__refuse_with_spare(srv, &srv->sparefd);
             netsrv__report(srv, NULL, NULL, -e);
         }
         /* EAGAIN, EINTR, ECONNABORTED, EPROTO...: the client is gone or
          * will be retried on the next turn. */
         return 0;
     }
-    if (peer.ss.ss_family == AF_UNIX)
-        peer.len = 0; /* unnamed client: "unix:" */
-    netsrv__ipkey ip;
-    netsrv__ipkey_of(&peer, &ip);
-    int rc = ip_acquire(srv, &ip);
-    if (rc < 0) {
-        close(fd);
-        netsrv__report(srv, NULL, &peer, rc);
+    netsrv_request *req = netsrv__admit_stream(srv, fd, &peer);
+    if (!req)
         return 0;
-    }
-    if (srv->cfg.hooks.verify_request &&
-        !srv->cfg.hooks.verify_request(srv, &peer, srv->cfg.hooks.ctx)) {
-        close(fd); /* bpo-26309: a refused client is closed at once */
-        netsrv__ip_release(srv, &ip);
-        return 0;
-    }
-    if (srv->cfg.nodelay && peer.ss.ss_family != AF_UNIX) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    netsrv_request *req = netsrv__request_new(srv, fd, &peer, 0);
-    if (!req) {
-        close(fd);
-        netsrv__ip_release(srv, &ip);
-        netsrv__report(srv, NULL, &peer, -ENOMEM);
-        return 0;
-    }
-    req->ip = ip;
-    atomic_fetch_add(&srv->active, 1);
     srv->ops->process(srv, req);
     return 1;
 }
@@ -316,24 +356,9 @@ static int take_dgram(netsrv_server *srv)
                          MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&peer.ss, &peer.len);
     if (n < 0)
         return 0;
-    if (peer.ss.ss_family == AF_UNIX && peer.len <= sizeof(sa_family_t))
-        peer.len = 0; /* an unbound Unix client: there is no one to reply to */
-    if ((size_t)n > srv->cfg.max_packet) {
-        netsrv__report(srv, NULL, &peer, -EMSGSIZE);
+    netsrv_request *req = netsrv__admit_dgram(srv, &peer, srv->pktbuf, (size_t)n);
+    if (!req)
         return 0;
-    }
-    if (srv->cfg.hooks.verify_request &&
-        !srv->cfg.hooks.verify_request(srv, &peer, srv->cfg.hooks.ctx))
-        return 0;
-    netsrv_request *req = netsrv__request_new(srv, srv->fd, &peer, 1);
-    if (!req || !(req->rbuf = malloc(n ? (size_t)n : 1))) {
-        netsrv__request_free(req);
-        netsrv__report(srv, NULL, &peer, -ENOMEM);
-        return 0;
-    }
-    memcpy(req->rbuf, srv->pktbuf, (size_t)n);
-    req->rcap = req->rlen = (size_t)n;
-    atomic_fetch_add(&srv->active, 1);
     srv->ops->process(srv, req);
     return 1;
 }
@@ -346,6 +371,13 @@ static int wait_turn(netsrv_server *srv, double deadline)
     struct pollfd pfd[MAX_POLLFDS];
     int n = 0, listen_at = -1;
     pfd[n++] = (struct pollfd){ .fd = srv->wakefd, .events = POLLIN };
+    /* The drain eventfd is posted by every shutdown, also by one asked in
+     * a fork-mode child, which cannot set our flag. */
+    int drain_at = -1;
+    if (!srv->stop) {
+        drain_at = n;
+        pfd[n++] = (struct pollfd){ .fd = srv->drainfd, .events = POLLIN };
+    }
     /* At the cap the listener is left alone: accepting pauses until a
      * slot frees, instead of accepting and refusing. */
     if (srv->fd >= 0 && atomic_load(&srv->active) < srv->cfg.max_conns) {
@@ -359,6 +391,8 @@ static int wait_turn(netsrv_server *srv, double deadline)
         return errno == EINTR ? 0 : -errno;
     if (pfd[0].revents)
         eventfd_clear(srv->wakefd);
+    if (drain_at >= 0 && pfd[drain_at].revents)
+        srv->stop = 1;
     if (srv->ops->collect)
         srv->ops->collect(srv);
     return listen_at >= 0 && pfd[listen_at].revents ? 1 : 0;
@@ -371,7 +405,7 @@ static int take_one(netsrv_server *srv)
 
 /* A new serving run starts with no shutdown pending for new requests;
  * requests still in flight from an earlier run keep theirs. */
-static void reset_drain(netsrv_server *srv)
+void netsrv__reset_drain(netsrv_server *srv)
 {
     if (atomic_load(&srv->active) == 0)
         eventfd_clear(srv->drainfd);
@@ -384,9 +418,12 @@ int netsrv_serve_forever(netsrv_server *srv, double poll_interval)
     if (srv->stop) { /* asked before we ran: return at once (bpo-2302) */
         srv->stop = 0;
         eventfd_clear(srv->wakefd);
+        netsrv__reset_drain(srv);
         return 0;
     }
-    reset_drain(srv);
+    if (srv->ops->serve)
+        return srv->ops->serve(srv, poll_interval);
+    netsrv__reset_drain(srv);
     int rc = 0;
     while (!srv->stop) {
         double deadline = poll_interval > 0 ? netsrv__now() + poll_interval : NETSRV__INF;
@@ -413,9 +450,11 @@ int netsrv_handle_request(netsrv_server *srv)
 {
     if (srv->fd < 0 || !srv->activated)
         return -EBADF;
+    if (srv->ops->handle_one)
+        return srv->ops->handle_one(srv);
     double deadline = srv->cfg.server_timeout > 0 ? netsrv__now() + srv->cfg.server_timeout
                                                   : NETSRV__INF;
-    reset_drain(srv);
+    netsrv__reset_drain(srv);
     for (;;) {
         int r = wait_turn(srv, deadline);
         if (r < 0)

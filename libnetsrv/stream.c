@@ -49,7 +49,9 @@ int netsrv__flush_quiet(netsrv_request *req)
 }
 
 /* Makes input available: returns the bytes buffered, 0 at end of stream,
- * or a negative errno. */
+ * or a negative errno.  After a recv that emptied the socket the next
+ * one waits for readiness first: in a request/response exchange the
+ * answer is not there yet, and a recv bound to fail would be wasted. */
 static ssize_t fill(netsrv_request *req)
 {
     if (req->rpos < req->rlen)
@@ -59,16 +61,24 @@ static ssize_t fill(netsrv_request *req)
     int r = netsrv_flush(req);
     if (r < 0)
         return r;
-    if (!req->rbuf) {
-        req->rcap = req->srv->cfg.rbufsize;
-        if (!(req->rbuf = malloc(req->rcap)))
-            return -ENOMEM;
-    }
     for (;;) {
+        if (req->rdrained) {
+            if (req->task)
+                netsrv__task_idle(req);
+            if ((r = netsrv__wait(req, req->fd, POLLIN, 1)) < 0)
+                return r;
+            req->rdrained = 0;
+        }
+        if (!req->rbuf) {
+            req->rcap = req->srv->cfg.rbufsize;
+            if (!(req->rbuf = malloc(req->rcap)))
+                return -ENOMEM;
+        }
         ssize_t n = recv(req->fd, req->rbuf, req->rcap, 0);
         if (n > 0) {
             req->rpos = 0;
             req->rlen = (size_t)n;
+            req->rdrained = (size_t)n < req->rcap;
             return n;
         }
         if (n == 0) {
@@ -79,8 +89,7 @@ static ssize_t fill(netsrv_request *req)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        if ((r = netsrv__wait(req, req->fd, POLLIN, 1)) < 0)
-            return r;
+        req->rdrained = 1;
     }
 }
 
@@ -176,7 +185,7 @@ ssize_t netsrv_write(netsrv_request *req, const void *buf, size_t len)
     }
     size_t limit = req->srv->cfg.wbufsize;
     if (req->wlen + len <= limit) {
-        if (wbuf_reserve(req, limit ? limit : len) < 0)
+        if (wbuf_reserve(req, req->wlen + len) < 0)
             return -ENOMEM;
         memcpy(req->wbuf + req->wlen, buf, len);
         req->wlen += len;

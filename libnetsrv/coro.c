@@ -1,0 +1,153 @@
+/* coro.c - coroutine stacks and switching for the async mode.  On x86-64
+ * a six-register switch in assembly; elsewhere ucontext, which is slower
+ * (a system call per switch) but portable. */
+#include "config.h"
+#include "coro.h"
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NETSRV_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NETSRV_ASAN 1
+#endif
+#endif
+#ifdef NETSRV_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#ifdef NETSRV_CORO_ASM
+void netsrv__ctx_switch(void **save_sp, void *load_sp);
+void netsrv__ctx_start(void);
+#endif
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+/* Under ASan, the bounds of the thread's own stack are learnt from the
+ * switches away from it, to be handed back when switching to it. */
+static void asan_learn(netsrv__coro *c, const void *bottom, size_t size)
+{
+    if (c && !c->stack) {
+        c->asan_bottom = bottom;
+        c->asan_size = size;
+    }
+}
+
+/* First code run on a new coroutine's stack. */
+static void coro_boot(void *p)
+{
+    netsrv__coro *co = p;
+#ifdef NETSRV_ASAN
+    const void *bottom;
+    size_t size;
+    __sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+    asan_learn(co->prev, bottom, size);
+#else
+    (void)asan_learn;
+#endif
+    co->fn(co->arg);
+}
+
+#ifndef NETSRV_CORO_ASM
+static void uc_entry(unsigned hi, unsigned lo)
+{
+    coro_boot((void *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
+}
+#endif
+
+void netsrv__coro_reset(netsrv__coro *co, void (*fn)(void *), void *arg)
+{
+    co->fn = fn;
+    co->arg = arg;
+    co->asan_fake = NULL;
+    char *top = (char *)co->stack + page_size() + co->size;
+#ifdef NETSRV_CORO_ASM
+    /* The frame netsrv__ctx_switch pops: r15 r14 r13 r12 rbx rbp, then the
+     * return address netsrv__ctx_start, which is entered with rsp 16-byte
+     * aligned so its call gives fn the ABI's alignment. */
+    void **sp = (void **)top;
+    *--sp = (void *)netsrv__ctx_start;
+    *--sp = 0;          /* rbp */
+    *--sp = 0;          /* rbx */
+    *--sp = (void *)coro_boot; /* r12 */
+    *--sp = co;                /* r13 */
+    *--sp = 0;          /* r14 */
+    *--sp = 0;          /* r15 */
+    co->sp = sp;
+#else
+    getcontext(&co->uc);
+    co->uc.uc_stack.ss_sp = (char *)co->stack + page_size();
+    co->uc.uc_stack.ss_size = co->size;
+    co->uc.uc_link = NULL;
+    uintptr_t p = (uintptr_t)co;
+    makecontext(&co->uc, (void (*)(void))uc_entry, 2, (unsigned)(p >> 32), (unsigned)p);
+    (void)top;
+#endif
+}
+
+int netsrv__coro_init(netsrv__coro *co, size_t size, void (*fn)(void *), void *arg)
+{
+    size_t ps = page_size();
+    memset(co, 0, sizeof *co);
+    size = (size + ps - 1) / ps * ps;
+    if (size < 4 * ps)
+        size = 4 * ps;
+    /* MAP_NORESERVE: pages cost memory only once touched, so an idle
+     * request costs the one or two pages its frames really use. */
+    void *mem = mmap(NULL, size + ps, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED)
+        return -errno;
+    if (mprotect(mem, ps, PROT_NONE) < 0) { /* the guard page */
+        int e = errno;
+        munmap(mem, size + ps);
+        return -e;
+    }
+    co->stack = mem;
+    co->size = size;
+    netsrv__coro_reset(co, fn, arg);
+    return 0;
+}
+
+void netsrv__coro_free(netsrv__coro *co)
+{
+    if (co->stack)
+        munmap(co->stack, co->size + page_size());
+    co->stack = NULL;
+}
+
+void netsrv__coro_switch(netsrv__coro *from, netsrv__coro *to, int last)
+{
+    to->prev = from;
+#ifdef NETSRV_ASAN
+    /* Tell ASan which stack we go to; a coroutine's own bounds are its
+     * mmap'd region, the thread's stack bounds are learnt on the first
+     * switch away from it. */
+    const void *bottom = to->stack ? (char *)to->stack + page_size() : to->asan_bottom;
+    size_t size = to->stack ? to->size : to->asan_size;
+    __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, bottom, size);
+#else
+    (void)last;
+#endif
+#ifdef NETSRV_CORO_ASM
+    netsrv__ctx_switch(&from->sp, to->sp);
+#else
+    swapcontext(&from->uc, &to->uc);
+#endif
+#ifdef NETSRV_ASAN
+    const void *prev_bottom;
+    size_t prev_size;
+    __sanitizer_finish_switch_fiber(from->asan_fake, &prev_bottom, &prev_size);
+    asan_learn(from->prev, prev_bottom, prev_size);
+#endif
+}

@@ -1,0 +1,457 @@
+/* mode_async.c - the async mode: libev loops, each request on its own
+ * coroutine.  A stream call that would block parks the coroutine on an
+ * ev_io/ev_timer and returns to the loop; the watcher's callback switches
+ * back.  So the handler source of the blocking modes runs unchanged.
+ * With workers > 1 each loop runs in its own thread and all of them watch
+ * the one listening socket (the kernel hands each connection to one). */
+#include "config.h"
+#include "netsrv_int.h"
+#include "coro.h"
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ACCEPTS_PER_WAKE 64 /* bounded so one busy listener cannot starve I/O */
+#define POOL_MAX 256        /* ended coroutines kept for reuse, per loop */
+#define PAUSE_SECS 0.05     /* recheck interval while accepting is paused */
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+typedef struct netsrv__worker netsrv__worker;
+
+typedef struct netsrv__task {
+    netsrv__coro co;
+    ev_io io;
+    ev_timer tm;
+    netsrv__worker *w;
+    netsrv_request *req;
+    struct netsrv__task *prev, *next; /* the loop's live tasks */
+    int result;                       /* what woke it: 1 fd ready, 0 else */
+    int waiting;
+    int done;
+} netsrv__task;
+
+struct netsrv__worker {
+    netsrv_server *srv;
+    struct ev_loop *loop;
+    ev_io accept_w;       /* the listener (or the datagram socket) */
+    ev_io drain_w;        /* the drain eventfd: shutdown began */
+    ev_timer tick_w;      /* service_actions every poll_interval */
+    ev_timer pause_w;     /* accepting paused: at max_conns or out of fds */
+    ev_timer timeout_w;   /* handle_request's server_timeout */
+    netsrv__coro main;    /* the loop's own context */
+    netsrv__task *tasks;
+    unsigned ntasks;
+    netsrv__task *pool;
+    unsigned npool;
+    char *pktbuf;         /* datagram receive buffer */
+    int sparefd;
+    int stopping;
+    int paused;
+    int one_shot;         /* handle_request: one request, then stop */
+    int taken;
+    int timed_out;
+    pthread_t tid;
+};
+
+/* ---- tasks ---- */
+
+static void task_main(void *arg)
+{
+    netsrv__task *t = arg;
+    netsrv__request_run(t->req);
+    t->done = 1;
+    netsrv__coro_switch(&t->co, &t->w->main, 1); /* never comes back */
+}
+
+static void accept_resume(netsrv__worker *w);
+
+static void task_end(netsrv__worker *w, netsrv__task *t)
+{
+    netsrv_server *srv = w->srv;
+    ev_io_stop(w->loop, &t->io);
+    ev_timer_stop(w->loop, &t->tm);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        w->tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    w->ntasks--;
+    netsrv__request_free(t->req);
+    t->req = NULL;
+    atomic_fetch_sub(&srv->active, 1);
+    if (w->npool < POOL_MAX) {
+        t->next = w->pool;
+        w->pool = t;
+        w->npool++;
+    } else {
+        netsrv__coro_free(&t->co);
+        free(t);
+    }
+    if (w->paused && !w->stopping)
+        accept_resume(w);
+    if ((w->stopping || (w->one_shot && w->taken)) && w->ntasks == 0)
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
+/* Runs t until it parks or ends. */
+static void task_resume(netsrv__worker *w, netsrv__task *t, int result)
+{
+    t->result = result;
+    netsrv__coro_switch(&w->main, &t->co, 0);
+    if (t->done)
+        task_end(w, t);
+}
+
+static void task_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    netsrv__task *t = container_of(io, netsrv__task, io);
+    (void)loop;
+    (void)revents;
+    task_resume(t->w, t, 1);
+}
+
+static void task_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    netsrv__task *t = container_of(tm, netsrv__task, tm);
+    (void)loop;
+    (void)revents;
+    task_resume(t->w, t, 0);
+}
+
+static void start_task(netsrv__worker *w, netsrv_request *req)
+{
+    netsrv_server *srv = w->srv;
+    netsrv__task *t = w->pool;
+    if (t) {
+        w->pool = t->next;
+        w->npool--;
+        netsrv__coro_reset(&t->co, task_main, t);
+    } else {
+        t = calloc(1, sizeof *t);
+        int rc = t ? netsrv__coro_init(&t->co, srv->cfg.stack_size, task_main, t) : -ENOMEM;
+        if (rc < 0) {
+            free(t);
+            netsrv__report(srv, req, &req->peer, rc);
+            if (!req->dgram)
+                close(req->fd);
+            netsrv__ip_release(srv, &req->ip);
+            netsrv__request_free(req);
+            atomic_fetch_sub(&srv->active, 1);
+            return;
+        }
+    }
+    ev_init(&t->io, task_io_cb);
+    ev_init(&t->tm, task_timer_cb);
+    t->w = w;
+    t->req = req;
+    t->done = t->waiting = 0;
+    t->prev = NULL;
+    t->next = w->tasks;
+    if (w->tasks)
+        w->tasks->prev = t;
+    w->tasks = t;
+    w->ntasks++;
+    req->task = t;
+    if (w->stopping)
+        netsrv__request_drain(req);
+    task_resume(w, t, 0);
+}
+
+int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline)
+{
+    netsrv__task *t = req->task;
+    netsrv__worker *w = t->w;
+    if (fd >= 0) {
+        ev_io_set(&t->io, fd, ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0));
+        ev_io_start(w->loop, &t->io);
+    }
+    if (deadline < NETSRV__INF) {
+        double d = deadline - netsrv__now();
+        ev_timer_set(&t->tm, d > 0 ? d : 0, 0);
+        ev_timer_start(w->loop, &t->tm);
+    }
+    t->waiting = 1;
+    t->result = 0;
+    netsrv__coro_switch(&t->co, &w->main, 0);
+    t->waiting = 0;
+    ev_io_stop(w->loop, &t->io);
+    ev_timer_stop(w->loop, &t->tm);
+    return t->result;
+}
+
+void netsrv__task_idle(netsrv_request *req)
+{
+    /* An idle connection keeps only its request and its parked stack:
+     * the buffers come back when data does. */
+    if (req->rpos >= req->rlen && req->rbuf) {
+        free(req->rbuf);
+        req->rbuf = NULL;
+        req->rpos = req->rlen = 0;
+    }
+    if (req->wlen == 0 && req->wbuf) {
+        free(req->wbuf);
+        req->wbuf = NULL;
+        req->wcap = 0;
+    }
+}
+
+/* ---- accepting ---- */
+
+static int below_cap(netsrv__worker *w)
+{
+    return atomic_load(&w->srv->active) < w->srv->cfg.max_conns;
+}
+
+static void accept_pause(netsrv__worker *w)
+{
+    if (w->paused)
+        return;
+    w->paused = 1;
+    ev_io_stop(w->loop, &w->accept_w);
+    ev_timer_set(&w->pause_w, PAUSE_SECS, PAUSE_SECS);
+    ev_timer_start(w->loop, &w->pause_w);
+}
+
+static void accept_resume(netsrv__worker *w)
+{
+    if (!below_cap(w) || (w->one_shot && w->taken))
+        return;
+    w->paused = 0;
+    ev_timer_stop(w->loop, &w->pause_w);
+    ev_io_start(w->loop, &w->accept_w);
+}
+
+static void pause_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    (void)loop;
+    (void)revents;
+    accept_resume(container_of(tm, netsrv__worker, pause_w));
+}
+
+static void take(netsrv__worker *w, netsrv_request *req)
+{
+    w->taken++;
+    if (w->one_shot) {
+        ev_io_stop(w->loop, &w->accept_w);
+        ev_timer_stop(w->loop, &w->timeout_w);
+    }
+    start_task(w, req);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    netsrv__worker *w = container_of(io, netsrv__worker, accept_w);
+    netsrv_server *srv = w->srv;
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < ACCEPTS_PER_WAKE && !w->paused && !w->stopping; i++) {
+        if (!below_cap(w)) { /* at max_conns: stop accepting until a slot frees */
+            accept_pause(w);
+            return;
+        }
+        if (w->one_shot && w->taken)
+            return;
+        netsrv_addr peer;
+        peer.len = sizeof peer.ss;
+        if (srv->socktype == SOCK_DGRAM) {
+            ssize_t n = recvfrom(srv->fd, w->pktbuf, srv->cfg.max_packet + 1,
+                                 MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&peer.ss, &peer.len);
+            if (n < 0)
+                return;
+            netsrv_request *req = netsrv__admit_dgram(srv, &peer, w->pktbuf, (size_t)n);
+            if (req)
+                take(w, req);
+            continue;
+        }
+        int fd = accept4(srv->fd, (struct sockaddr *)&peer.ss, &peer.len,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            int e = errno;
+            if (e == EINTR || e == ECONNABORTED)
+                continue;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                netsrv__refuse_with_spare(srv, &w->sparefd);
+                netsrv__report(srv, NULL, NULL, -e);
+                if (w->sparefd < 0) /* not even the reserve: wait a little */
+                    accept_pause(w);
+            }
+            return;
+        }
+        netsrv_request *req = netsrv__admit_stream(srv, fd, &peer);
+        if (req)
+            take(w, req);
+    }
+}
+
+/* ---- shutdown ---- */
+
+static void drain_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    netsrv__worker *w = container_of(io, netsrv__worker, drain_w);
+    (void)revents;
+    /* The eventfd stays readable for every loop: stop watching it. */
+    ev_io_stop(loop, &w->drain_w);
+    ev_io_stop(loop, &w->accept_w);
+    ev_timer_stop(loop, &w->pause_w);
+    ev_timer_stop(loop, &w->tick_w);
+    ev_timer_stop(loop, &w->timeout_w);
+    w->stopping = 1;
+    w->srv->stop = 1;
+    /* Every request gets its drain deadline; parked ones wake to re-arm
+     * their waits with it. */
+    for (netsrv__task *t = w->tasks, *next; t; t = next) {
+        next = t->next;
+        netsrv__request_drain(t->req);
+        if (t->waiting)
+            task_resume(w, t, 0);
+    }
+    if (w->ntasks == 0)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    netsrv__worker *w = container_of(tm, netsrv__worker, tick_w);
+    (void)loop;
+    (void)revents;
+    if (w->srv->cfg.hooks.service_actions)
+        w->srv->cfg.hooks.service_actions(w->srv, w->srv->cfg.hooks.ctx);
+}
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    netsrv__worker *w = container_of(tm, netsrv__worker, timeout_w);
+    (void)revents;
+    if (!w->taken) {
+        w->timed_out = 1;
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+/* ---- loops ---- */
+
+static int worker_init(netsrv__worker *w, netsrv_server *srv)
+{
+    memset(w, 0, sizeof *w);
+    w->srv = srv;
+    w->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* not the default loop: it would take SIGCHLD from the application */
+    w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!w->loop)
+        return -ENOMEM;
+    if (srv->socktype == SOCK_DGRAM && !(w->pktbuf = malloc(srv->cfg.max_packet + 1)))
+        return -ENOMEM;
+    ev_io_init(&w->accept_w, accept_cb, srv->fd, EV_READ);
+    ev_io_init(&w->drain_w, drain_cb, srv->drainfd, EV_READ);
+    ev_init(&w->pause_w, pause_cb);
+    ev_init(&w->tick_w, tick_cb);
+    ev_init(&w->timeout_w, timeout_cb);
+    ev_io_start(w->loop, &w->accept_w);
+    ev_io_start(w->loop, &w->drain_w);
+    return 0;
+}
+
+static void worker_fini(netsrv__worker *w)
+{
+    while (w->pool) {
+        netsrv__task *t = w->pool;
+        w->pool = t->next;
+        netsrv__coro_free(&t->co);
+        free(t);
+    }
+    if (w->loop)
+        ev_loop_destroy(w->loop);
+    if (w->sparefd >= 0)
+        close(w->sparefd);
+    free(w->pktbuf);
+}
+
+static void *worker_thread(void *arg)
+{
+    netsrv__worker *w = arg;
+    ev_run(w->loop, 0);
+    return NULL;
+}
+
+static int async_serve(netsrv_server *srv, double poll_interval)
+{
+    unsigned n = srv->cfg.workers ? srv->cfg.workers : 1;
+    netsrv__worker *ws = calloc(n, sizeof *ws);
+    int rc = 0;
+    unsigned started = 0;
+    if (!ws)
+        return -ENOMEM;
+    netsrv__reset_drain(srv);
+    for (unsigned i = 0; i < n && rc == 0; i++)
+        rc = worker_init(&ws[i], srv);
+    if (rc == 0 && poll_interval > 0 && srv->cfg.hooks.service_actions) {
+        ev_timer_set(&ws[0].tick_w, poll_interval, poll_interval);
+        ev_timer_start(ws[0].loop, &ws[0].tick_w);
+    }
+    if (rc == 0) {
+        /* Extra loops' threads block signals: they go to the caller's. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        for (started = 1; started < n; started++)
+            if ((rc = -pthread_create(&ws[started].tid, NULL, worker_thread, &ws[started])) != 0)
+                break;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) /* could not start them all: stop the ones that run */
+            netsrv_shutdown(srv);
+        ev_run(ws[0].loop, 0);
+        for (unsigned i = 1; i < started; i++)
+            pthread_join(ws[i].tid, NULL);
+    }
+    for (unsigned i = 0; i < n; i++)
+        worker_fini(&ws[i]);
+    free(ws);
+    srv->stop = 0;
+    return rc;
+}
+
+static int async_handle_one(netsrv_server *srv)
+{
+    netsrv__worker w;
+    int rc = worker_init(&w, srv);
+    if (rc == 0) {
+        w.one_shot = 1;
+        if (srv->cfg.server_timeout > 0) {
+            ev_timer_set(&w.timeout_w, srv->cfg.server_timeout, 0);
+            ev_timer_start(w.loop, &w.timeout_w);
+        }
+        ev_run(w.loop, 0);
+        if (w.timed_out)
+            rc = srv->cfg.hooks.handle_timeout
+                     ? srv->cfg.hooks.handle_timeout(srv, srv->cfg.hooks.ctx)
+                     : -ETIMEDOUT;
+    }
+    worker_fini(&w);
+    return rc;
+}
+
+static void async_process(netsrv_server *srv, netsrv_request *req)
+{
+    (void)srv;
+    (void)req; /* requests are taken by the loops themselves */
+}
+
+static void async_close(netsrv_server *srv, double deadline)
+{
+    (void)srv;
+    (void)deadline; /* the loops finish their requests before serve returns */
+}
+
+const netsrv__mode_ops netsrv__mode_async = {
+    .process = async_process,
+    .close = async_close,
+    .serve = async_serve,
+    .handle_one = async_handle_one,
+};
