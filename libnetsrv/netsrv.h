@@ -129,6 +129,8 @@ typedef struct netsrv_config {
     int reuse_port;       /* SO_REUSEPORT; default 0 */
     int nodelay;          /* TCP_NODELAY on accepted sockets; default 0 */
     double timeout;       /* idle timeout of a request's I/O, seconds; 0 none */
+    double request_timeout;/* a whole request's time limit, seconds; 0 none:
+                             past it every wait fails with -ETIMEDOUT */
     double server_timeout;/* how long netsrv_handle_request waits; 0 forever */
     double drain;         /* after shutdown, how long requests in flight may
                              go on before they are cut off; < 0: no limit */

@@ -90,6 +90,7 @@ struct netsrv_request {
     netsrv_addr peer;
     netsrv__ipkey ip;
     double timeout;            /* idle timeout, seconds, 0 none */
+    double end_deadline;       /* request_timeout as a monotonic deadline */
     int draining;              /* noticed the server's shutdown */
     double drain_deadline;     /* monotonic; NETSRV__INF without one */
     /* input */

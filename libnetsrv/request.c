@@ -25,6 +25,8 @@ netsrv_request *netsrv__request_new(netsrv_server *srv, int fd, const netsrv_add
     req->peer = *peer;
     req->timeout = srv->cfg.timeout;
     req->drain_deadline = NETSRV__INF;
+    req->end_deadline = srv->cfg.request_timeout > 0 ? netsrv__now() + srv->cfg.request_timeout
+                                                     : NETSRV__INF;
     req->state = ss ? (char *)req + head : NULL;
     return req;
 }
@@ -124,6 +126,8 @@ int netsrv__wait(netsrv_request *req, int fd, short events, int idle)
 {
     double idle_deadline = idle && req->timeout > 0 ? netsrv__now() + req->timeout
                                                     : NETSRV__INF;
+    if (idle && req->end_deadline < idle_deadline)
+        idle_deadline = req->end_deadline;
     int r = wait_until(req, fd, events, idle_deadline);
     if (r != 0)
         return r < 0 ? r : 0;
