@@ -197,17 +197,14 @@ int netsrv__ipkey_of(const netsrv_addr *a, netsrv__ipkey *k)
     return 1;
 }
 
-int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen)
+static int connect_one(const netsrv_addr *a, int dgram, double timeout, char *err, size_t errlen)
 {
-    netsrv_addr a;
     char shown[NETSRV_ADDRSTRLEN];
-    int rc = netsrv_addr_parse(text, &a, err, errlen);
-    if (rc < 0)
-        return rc;
-    int fd = socket(a.ss.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int rc;
+    int fd = socket(a->ss.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return netsrv__seterr(err, errlen, -errno, "socket: %s", strerror(errno));
-    if (dgram && a.ss.ss_family == AF_UNIX) {
+    if (dgram && a->ss.ss_family == AF_UNIX) {
         /* A Unix datagram client needs a name of its own to get replies:
          * binding just the family asks Linux for an abstract autobind. */
         sa_family_t fam = AF_UNIX;
@@ -218,7 +215,7 @@ int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_
         }
     }
     netsrv__set_nonblock(fd, 1);
-    rc = connect(fd, (struct sockaddr *)&a.ss, a.len);
+    rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
     if (rc < 0 && errno == EINPROGRESS) {
         double deadline = timeout > 0 ? netsrv__now() + timeout : NETSRV__INF;
         struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -242,9 +239,47 @@ int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_
     if (rc < 0) {
         rc = -errno;
         close(fd);
-        netsrv_addr_format(&a, shown, sizeof shown);
+        netsrv_addr_format(a, shown, sizeof shown);
         return netsrv__seterr(err, errlen, rc, "%s: %s", shown, netsrv_strerror(rc));
     }
     netsrv__set_nonblock(fd, 0);
     return fd;
+}
+
+int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen)
+{
+    netsrv_addr a;
+    int rc = netsrv_addr_parse(text, &a, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* A host name may stand for several addresses (localhost: ::1 and
+     * 127.0.0.1): try each in turn, as curl and nc do. */
+    const char *colon = strrchr(text, ':');
+    if (a.ss.ss_family == AF_UNIX || text[0] == '[' || !colon)
+        return connect_one(&a, dgram, timeout, err, errlen);
+    char host[256];
+    size_t hl = (size_t)(colon - text);
+    struct in_addr probe;
+    if (hl >= sizeof host)
+        return connect_one(&a, dgram, timeout, err, errlen);
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    if (inet_pton(AF_INET, host, &probe) == 1 || strcmp(host, "*") == 0)
+        return connect_one(&a, dgram, timeout, err, errlen);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+        return connect_one(&a, dgram, timeout, err, errlen);
+    rc = -ENOENT;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        netsrv_addr each;
+        memcpy(&each.ss, ai->ai_addr, ai->ai_addrlen);
+        each.len = ai->ai_addrlen;
+        rc = connect_one(&each, dgram, timeout, err, errlen);
+        if (rc >= 0)
+            break;
+    }
+    freeaddrinfo(res);
+    return rc;
 }
