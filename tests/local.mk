@@ -1,0 +1,42 @@
+# tests/local.mk - the test suite: C TAP programs (tests/NAME.t) linked
+# against libnetsrv, and shell end-to-end tests (tests/NAME.sh) driving
+# nettool.  All speak TAP through automake's tap-driver.
+TEST_EXTENSIONS = .t .sh
+T_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	NETTOOL='$(abs_top_builddir)/tools/nettool'; export NETTOOL; \
+	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
+	top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir;
+
+tests_common = tests/tap.h tests/testutil.c tests/testutil.h
+
+C_TESTS = \
+	tests/addr.t \
+	tests/conformance.t \
+	tests/hooks.t \
+	tests/stream.t \
+	tests/limits.t
+check_PROGRAMS += $(C_TESTS)
+TESTS += $(C_TESTS)
+
+tests_addr_t_SOURCES = tests/addr.c $(tests_common)
+tests_addr_t_LDADD = libnetsrv/libnetsrv.la
+tests_conformance_t_SOURCES = tests/conformance.c $(tests_common)
+tests_conformance_t_LDADD = libnetsrv/libnetsrv.la
+tests_hooks_t_SOURCES = tests/hooks.c $(tests_common)
+tests_hooks_t_LDADD = libnetsrv/libnetsrv.la
+tests_stream_t_SOURCES = tests/stream.c $(tests_common)
+tests_stream_t_LDADD = libnetsrv/libnetsrv.la
+tests_limits_t_SOURCES = tests/limits.c $(tests_common)
+tests_limits_t_LDADD = libnetsrv/libnetsrv.la
+
+SH_TESTS = \
+	tests/cli.sh \
+	tests/serve_echo.sh \
+	tests/serve_exec.sh \
+	tests/emfile.sh
+TESTS += $(SH_TESTS)
+EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py

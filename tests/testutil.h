@@ -1,0 +1,115 @@
+/* testutil.h - helpers shared by the C tests: a watchdog that bounds every
+ * test program, a server running in a background thread, blocking client
+ * helpers with poll timeouts, an event pipe that hooks and handlers (also in
+ * forked children) report through, and a temporary directory for Unix paths.
+ */
+#ifndef NETSRV_TESTUTIL_H
+#define NETSRV_TESTUTIL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "netsrv.h"
+
+/* Starts the watchdog (the program bails out after secs seconds), makes
+ * SIGPIPE kill the process as by default (so a library that lets it through
+ * is caught), and turns off stdout buffering surprises. */
+void tu_init(unsigned secs);
+
+/* Seconds on the monotonic clock. */
+double tu_now(void);
+
+/* A server running netsrv_serve_forever in a thread. */
+typedef struct tu_srv {
+    netsrv_server *srv;
+    pthread_t th;
+    double poll;
+    int rv;             /* serve_forever's return value once done */
+    atomic_int done;    /* set when serve_forever returned */
+    int started;
+} tu_srv;
+
+/* Creates a server from cfg with handler; on failure prints a diag line and
+ * returns NULL.  addrbuf (NETSRV_ADDRSTRLEN, may be NULL) gets its address. */
+netsrv_server *tu_create(const netsrv_config *cfg, const netsrv_handler *h, char *addrbuf);
+/* Runs serve_forever(srv, poll) in a new thread; returns 0 or -errno. */
+int tu_start(tu_srv *t, netsrv_server *srv, double poll);
+/* Waits at most timeout seconds for serve_forever to return; 1 when it did
+ * (the thread is then joined), 0 when it is still running. */
+int tu_wait_done(tu_srv *t, double timeout);
+/* netsrv_shutdown + wait (at most 10 s) + join; returns serve_forever's
+ * value, or -ETIMEDOUT when it did not return (the thread is left). */
+int tu_stop(tu_srv *t);
+
+/* Connects to addr (netsrv_connect, 5 s timeout); diag on failure. */
+int tu_connect(const char *addr, int dgram);
+/* Sends all of buf (MSG_NOSIGNAL); 0 or -errno. */
+int tu_send_all(int fd, const void *buf, size_t len);
+/* Reads one line (up to and including '\n', at most cap-1 bytes, then a NUL
+ * is added) waiting at most timeout_ms in all.  Returns its length, 0 at
+ * end of stream, -ETIMEDOUT or -errno. */
+ssize_t tu_read_line(int fd, char *buf, size_t cap, int timeout_ms);
+/* Reads until end of stream or cap bytes, at most timeout_ms in all.
+ * Returns bytes read or -ETIMEDOUT / -errno (when nothing was read). */
+ssize_t tu_read_all(int fd, void *buf, size_t cap, int timeout_ms);
+/* Waits for one datagram; returns its length or -ETIMEDOUT / -errno. */
+ssize_t tu_recv(int fd, void *buf, size_t cap, int timeout_ms);
+/* 1 when the peer closed (EOF or reset) within timeout_ms, 0 when data
+ * came instead, -ETIMEDOUT when neither happened. */
+int tu_wait_eof(int fd, int timeout_ms);
+/* Closes a client socket with shutdown(SHUT_RDWR) first.  Clients run in
+ * the test's own process, so a fork-mode server's children inherit copies
+ * of every client socket open when they were forked: a plain close() would
+ * not end the connection while such a copy lives. */
+void tu_close(int fd);
+/* Connects, sends msg, half-closes (streams), reads the reply (a line for streams, a datagram for
+ * dgram) and compares; returns 1 when the echo matched. */
+int tu_echo_once(const char *addr, int dgram, const char *msg);
+
+/* Number of open descriptors of this process (/proc/self/fd). */
+int tu_count_fds(void);
+/* A private temporary directory (created once, emptied at exit). */
+const char *tu_tmpdir(void);
+/* "unix:TMPDIR/name" into buf; returns buf. */
+char *tu_unix_addr(char *buf, size_t len, const char *name);
+
+/* Event pipe: any process or thread reports (code, value) records; the
+ * main thread reads them.  Writes are atomic records. */
+typedef struct tu_ev {
+    char code;
+    int val;
+} tu_ev;
+void tu_ev_init(void);
+void tu_ev_emit(char code, int val);
+/* Reads up to n events, waiting at most timeout_ms for all of them; returns
+ * the number read. */
+int tu_ev_wait(tu_ev *evs, int n, int timeout_ms);
+/* Reads what is pending right now without waiting; returns the number. */
+int tu_ev_drain(tu_ev *evs, int n);
+/* The codes of evs[0..n) as a string (static buffer). */
+const char *tu_ev_codes(const tu_ev *evs, int n);
+
+/* Waits (polling) until pid is a zombie; 1 when it is, 0 after timeout. */
+int tu_wait_zombie(pid_t pid, int timeout_ms);
+
+/* Signal storm: a thread sends signo to target every half millisecond
+ * until tu_bomb_end.  tu_bomb_count is the number the handler saw (install
+ * tu_bomb_handler, without SA_RESTART, with tu_bomb_install). */
+typedef struct tu_bomb {
+    pthread_t target, th;
+    int signo;
+    atomic_int stop;
+} tu_bomb;
+void tu_bomb_install(int signo);
+void tu_bomb_start(tu_bomb *b, pthread_t target, int signo);
+void tu_bomb_end(tu_bomb *b);
+extern atomic_int tu_bomb_count;
+
+/* The modes every behaviour test runs in: the same handler source must
+ * behave the same in each. */
+#define TU_NMODES 4
+extern const netsrv_mode tu_modes[TU_NMODES];
+
+#endif /* NETSRV_TESTUTIL_H */
