@@ -65,6 +65,7 @@ static int adopt(netsrv_server *srv, int fd, char *err, size_t errlen)
             return netsrv__seterr(err, errlen, -errno, "fd %d: listen: %s", fd, strerror(errno));
     }
     srv->activated = 1;
+    srv->adopted = 1;
     return 0;
 }
 
@@ -95,6 +96,10 @@ int netsrv__listen_open(netsrv_server *srv, char *err, size_t errlen)
     if (srv->addr.ss.ss_family != AF_UNIX) {
         if (srv->cfg.reuse_address)
             setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        /* Several async loops get a socket each on the same address, and
+         * the kernel spreads clients over them evenly. */
+        if (srv->cfg.mode == NETSRV_ASYNC && srv->cfg.workers > 1)
+            srv->cfg.reuse_port = 1;
         if (srv->cfg.reuse_port &&
             setsockopt(srv->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
             return netsrv__seterr(err, errlen, -errno, "SO_REUSEPORT: %s", strerror(errno));
@@ -178,4 +183,23 @@ void netsrv__listen_close(netsrv_server *srv)
             unlink(un->sun_path);
         srv->unix_owned = 0;
     }
+}
+
+int netsrv__listen_clone(netsrv_server *srv)
+{
+    if (srv->adopted || !srv->cfg.reuse_port || srv->addr.ss.ss_family == AF_UNIX)
+        return -ENOTSUP;
+    int fd = socket(srv->addr.ss.ss_family, srv->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (const struct sockaddr *)&srv->addr.ss, srv->addr.len) < 0 ||
+        (srv->socktype == SOCK_STREAM && listen(fd, srv->cfg.backlog) < 0)) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }

@@ -50,6 +50,8 @@ struct netsrv__worker {
     netsrv__task *pool;
     unsigned npool;
     char *pktbuf;         /* datagram receive buffer */
+    int lfd;              /* this loop's listener: the server's, or its own
+                             SO_REUSEPORT twin */
     int sparefd;
     int stopping;
     int paused;
@@ -261,23 +263,23 @@ static void accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         netsrv_addr peer;
         peer.len = sizeof peer.ss;
         if (srv->socktype == SOCK_DGRAM) {
-            ssize_t n = recvfrom(srv->fd, w->pktbuf, srv->cfg.max_packet + 1,
+            ssize_t n = recvfrom(w->lfd, w->pktbuf, srv->cfg.max_packet + 1,
                                  MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&peer.ss, &peer.len);
             if (n < 0)
                 return;
-            netsrv_request *req = netsrv__admit_dgram(srv, &peer, w->pktbuf, (size_t)n);
+            netsrv_request *req = netsrv__admit_dgram(srv, w->lfd, &peer, w->pktbuf, (size_t)n);
             if (req)
                 take(w, req);
             continue;
         }
-        int fd = accept4(srv->fd, (struct sockaddr *)&peer.ss, &peer.len,
+        int fd = accept4(w->lfd, (struct sockaddr *)&peer.ss, &peer.len,
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             int e = errno;
             if (e == EINTR || e == ECONNABORTED)
                 continue;
             if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                netsrv__refuse_with_spare(srv, &w->sparefd);
+                netsrv__refuse_with_spare(w->lfd, &w->sparefd);
                 netsrv__report(srv, NULL, NULL, -e);
                 if (w->sparefd < 0) /* not even the reserve: wait a little */
                     accept_pause(w);
@@ -337,10 +339,16 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 
 /* ---- loops ---- */
 
-static int worker_init(netsrv__worker *w, netsrv_server *srv)
+static int worker_init(netsrv__worker *w, netsrv_server *srv, int index)
 {
     memset(w, 0, sizeof *w);
     w->srv = srv;
+    w->lfd = srv->fd;
+    if (index > 0) { /* a socket of its own if it can; else share */
+        int fd = netsrv__listen_clone(srv);
+        if (fd >= 0)
+            w->lfd = fd;
+    }
     w->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     /* not the default loop: it would take SIGCHLD from the application */
     w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
@@ -348,7 +356,7 @@ static int worker_init(netsrv__worker *w, netsrv_server *srv)
         return -ENOMEM;
     if (srv->socktype == SOCK_DGRAM && !(w->pktbuf = malloc(srv->cfg.max_packet + 1)))
         return -ENOMEM;
-    ev_io_init(&w->accept_w, accept_cb, srv->fd, EV_READ);
+    ev_io_init(&w->accept_w, accept_cb, w->lfd, EV_READ);
     ev_io_init(&w->drain_w, drain_cb, srv->drainfd, EV_READ);
     ev_init(&w->pause_w, pause_cb);
     ev_init(&w->tick_w, tick_cb);
@@ -370,6 +378,8 @@ static void worker_fini(netsrv__worker *w)
         ev_loop_destroy(w->loop);
     if (w->sparefd >= 0)
         close(w->sparefd);
+    if (w->lfd != w->srv->fd && w->lfd >= 0)
+        close(w->lfd);
     free(w->pktbuf);
 }
 
@@ -390,7 +400,7 @@ static int async_serve(netsrv_server *srv, double poll_interval)
         return -ENOMEM;
     netsrv__reset_drain(srv);
     for (unsigned i = 0; i < n && rc == 0; i++)
-        rc = worker_init(&ws[i], srv);
+        rc = worker_init(&ws[i], srv, (int)i);
     if (rc == 0 && poll_interval > 0 && srv->cfg.hooks.service_actions) {
         ev_timer_set(&ws[0].tick_w, poll_interval, poll_interval);
         ev_timer_start(ws[0].loop, &ws[0].tick_w);
@@ -420,7 +430,7 @@ static int async_serve(netsrv_server *srv, double poll_interval)
 static int async_handle_one(netsrv_server *srv)
 {
     netsrv__worker w;
-    int rc = worker_init(&w, srv);
+    int rc = worker_init(&w, srv, 0);
     if (rc == 0) {
         w.one_shot = 1;
         if (srv->cfg.server_timeout > 0) {

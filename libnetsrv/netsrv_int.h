@@ -65,6 +65,7 @@ struct netsrv_server {
     int fd;                    /* listener or datagram socket, -1 closed */
     int socktype;              /* SOCK_STREAM or SOCK_DGRAM */
     int activated;
+    int adopted;               /* inherited (fd:N, systemd): cannot be cloned */
     int unix_owned;            /* we created the Unix path: unlink at close */
     dev_t unix_dev;
     ino_t unix_ino;
@@ -125,6 +126,9 @@ int netsrv__ipkey_of(const netsrv_addr *a, netsrv__ipkey *k);
 int netsrv__listen_open(netsrv_server *srv, char *err, size_t errlen);
 int netsrv__listen_activate(netsrv_server *srv, char *err, size_t errlen);
 void netsrv__listen_close(netsrv_server *srv);
+/* Another socket bound to the server's address with SO_REUSEPORT, for one
+ * more async loop; -errno when that cannot be (Unix, inherited sockets). */
+int netsrv__listen_clone(netsrv_server *srv);
 int netsrv__set_nonblock(int fd, int on);
 
 /* server.c */
@@ -134,10 +138,10 @@ int netsrv__set_nonblock(int fd, int on);
 netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer);
 /* The same for a datagram of n bytes in data; n > max_packet is refused
  * and reported. */
-netsrv_request *netsrv__admit_dgram(netsrv_server *srv, netsrv_addr *peer,
+netsrv_request *netsrv__admit_dgram(netsrv_server *srv, int fd, netsrv_addr *peer,
                                     const void *data, size_t n);
 /* EMFILE on accept: drops the pending client using the reserve fd. */
-void netsrv__refuse_with_spare(netsrv_server *srv, int *sparefd);
+void netsrv__refuse_with_spare(int lfd, int *sparefd);
 void netsrv__reset_drain(netsrv_server *srv);
 void netsrv__report(netsrv_server *srv, netsrv_request *req,
                     const netsrv_addr *peer, int err);

@@ -253,13 +253,13 @@ void netsrv_server_free(netsrv_server *srv)
  * forever and the loop spin.  Give up the reserve descriptor, accept and
  * close the connection (the client sees it closed, not hanging), and take
  * the reserve back. */
-void netsrv__refuse_with_spare(netsrv_server *srv, int *sparefd)
+void netsrv__refuse_with_spare(int lfd, int *sparefd)
 {
     if (*sparefd >= 0) {
         close(*sparefd);
         *sparefd = -1;
     }
-    int fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         close(fd);
     *sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -299,7 +299,7 @@ netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *pe
     return req;
 }
 
-netsrv_request *netsrv__admit_dgram(netsrv_server *srv, netsrv_addr *peer,
+netsrv_request *netsrv__admit_dgram(netsrv_server *srv, int fd, netsrv_addr *peer,
                                     const void *data, size_t n)
 {
     if (peer->ss.ss_family == AF_UNIX && peer->len <= sizeof(sa_family_t))
@@ -311,7 +311,7 @@ netsrv_request *netsrv__admit_dgram(netsrv_server *srv, netsrv_addr *peer,
     if (srv->cfg.hooks.verify_request &&
         !srv->cfg.hooks.verify_request(srv, peer, srv->cfg.hooks.ctx))
         return NULL;
-    netsrv_request *req = netsrv__request_new(srv, srv->fd, peer, 1);
+    netsrv_request *req = netsrv__request_new(srv, fd, peer, 1);
     if (!req || !(req->rbuf = malloc(n ? n : 1))) {
         netsrv__request_free(req);
         netsrv__report(srv, NULL, peer, -ENOMEM);
@@ -332,7 +332,7 @@ static int take_stream(netsrv_server *srv)
     if (fd < 0) {
         int e = errno;
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-            netsrv__refuse_with_spare(srv, &srv->sparefd);
+            netsrv__refuse_with_spare(srv->fd, &srv->sparefd);
             netsrv__report(srv, NULL, NULL, -e);
         }
         /* EAGAIN, EINTR, ECONNABORTED, EPROTO...: the client is gone or
@@ -356,7 +356,7 @@ static int take_dgram(netsrv_server *srv)
                          MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&peer.ss, &peer.len);
     if (n < 0)
         return 0;
-    netsrv_request *req = netsrv__admit_dgram(srv, &peer, srv->pktbuf, (size_t)n);
+    netsrv_request *req = netsrv__admit_dgram(srv, srv->fd, &peer, srv->pktbuf, (size_t)n);
     if (!req)
         return 0;
     srv->ops->process(srv, req);
