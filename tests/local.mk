@@ -37,6 +37,13 @@ SH_TESTS = \
 	tests/cli.sh \
 	tests/serve_echo.sh \
 	tests/serve_exec.sh \
-	tests/emfile.sh
+	tests/emfile.sh \
+	tests/install-example.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
+
+# The async mode on its own terms (tests/async.c, tests/async.sh).
+check_PROGRAMS += tests/async.t
+TESTS += tests/async.t
+tests_async_t_SOURCES = tests/async.c $(tests_common)
+tests_async_t_LDADD = libnetsrv/libnetsrv.la

@@ -1,0 +1,2 @@
+# doc/local.mk - the man pages, written by hand in troff.
+dist_man_MANS += doc/nettool.1 doc/libnetsrv.3
