@@ -32,6 +32,7 @@ typedef struct netsrv__task {
     netsrv_request *req;
     struct netsrv__task *prev, *next; /* the loop's live tasks */
     int result;                       /* what woke it: 1 fd ready, 0 else */
+    double deadline;                  /* of the current wait (monotonic) */
     int waiting;
     int done;
 } netsrv__task;
@@ -119,11 +120,21 @@ static void task_io_cb(struct ev_loop *loop, ev_io *io, int revents)
     task_resume(t->w, t, 1);
 }
 
+/* The timer is re-armed lazily ("be smart about timeouts" in libev's
+ * manual): a wait that ends early leaves it running, and when it fires
+ * before the current wait's deadline it is only set again for the rest. */
 static void task_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 {
     netsrv__task *t = container_of(tm, netsrv__task, tm);
-    (void)loop;
     (void)revents;
+    if (!t->waiting || t->deadline >= NETSRV__INF)
+        return;
+    double left = t->deadline - netsrv__now();
+    if (left > 0.0005) {
+        ev_timer_set(&t->tm, left, 0);
+        ev_timer_start(loop, &t->tm);
+        return;
+    }
     task_resume(t->w, t, 0);
 }
 
@@ -174,17 +185,25 @@ int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline
         ev_io_set(&t->io, fd, ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0));
         ev_io_start(w->loop, &t->io);
     }
+    t->deadline = deadline;
     if (deadline < NETSRV__INF) {
-        double d = deadline - netsrv__now();
-        ev_timer_set(&t->tm, d > 0 ? d : 0, 0);
-        ev_timer_start(w->loop, &t->tm);
+        double left = deadline - netsrv__now();
+        if (left < 0)
+            left = 0;
+        /* A running timer that fires no later than this deadline will do
+         * (its callback re-arms for the rest); a later one must move. */
+        if (ev_is_active(&t->tm) && ev_timer_remaining(w->loop, &t->tm) > left + 0.001)
+            ev_timer_stop(w->loop, &t->tm);
+        if (!ev_is_active(&t->tm)) {
+            ev_timer_set(&t->tm, left, 0);
+            ev_timer_start(w->loop, &t->tm);
+        }
     }
     t->waiting = 1;
     t->result = 0;
     netsrv__coro_switch(&t->co, &w->main, 0);
     t->waiting = 0;
     ev_io_stop(w->loop, &t->io);
-    ev_timer_stop(w->loop, &t->tm);
     return t->result;
 }
 
