@@ -17,6 +17,7 @@
 #endif
 #endif
 #ifdef NETSRV_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -65,8 +66,22 @@ static void uc_entry(unsigned hi, unsigned lo)
 }
 #endif
 
+/* A coroutine ends by switching away for good, so ASan still holds its
+ * last frames' redzones as poisoned: clear them before the stack is used
+ * again or unmapped (a new mapping may land on the same addresses). */
+static void asan_clear(netsrv__coro *co)
+{
+#ifdef NETSRV_ASAN
+    if (co->stack)
+        __asan_unpoison_memory_region((char *)co->stack + page_size(), co->size);
+#else
+    (void)co;
+#endif
+}
+
 void netsrv__coro_reset(netsrv__coro *co, void (*fn)(void *), void *arg)
 {
+    asan_clear(co);
     co->fn = fn;
     co->arg = arg;
     co->asan_fake = NULL;
@@ -121,6 +136,7 @@ int netsrv__coro_init(netsrv__coro *co, size_t size, void (*fn)(void *), void *a
 
 void netsrv__coro_free(netsrv__coro *co)
 {
+    asan_clear(co);
     if (co->stack)
         munmap(co->stack, co->size + page_size());
     co->stack = NULL;

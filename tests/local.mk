@@ -42,8 +42,13 @@ SH_TESTS = \
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
 
-# The async mode on its own terms (tests/async.c, tests/async.sh).
+# The async mode on its own terms (tests/async.c, tests/serve_async.sh; not tests/async.sh:
+# its log would be tests/async.log, the same as tests/async.t's).
 check_PROGRAMS += tests/async.t
 TESTS += tests/async.t
 tests_async_t_SOURCES = tests/async.c $(tests_common)
 tests_async_t_LDADD = libnetsrv/libnetsrv.la
+TESTS += tests/serve_async.sh
+EXTRA_DIST += tests/serve_async.sh
+TESTS += tests/bench.sh
+EXTRA_DIST += tests/bench.sh
