@@ -184,6 +184,10 @@ ssize_t netsrv_write(netsrv_request *req, const void *buf, size_t len)
         return (ssize_t)len;
     }
     size_t limit = req->srv->cfg.wbufsize;
+    /* A large write with nothing buffered goes straight out: copying it
+     * first would only add a memcpy. */
+    if (req->wlen == 0 && len >= 4096)
+        return send_all(req, buf, len);
     if (req->wlen + len <= limit) {
         if (wbuf_reserve(req, req->wlen + len) < 0)
             return -ENOMEM;
