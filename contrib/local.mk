@@ -5,7 +5,10 @@
 EXTRA_DIST += \
 	contrib/examples/upper.c \
 	contrib/examples/Makefile \
-	contrib/bench/echo_bench.py \
+	contrib/bench/README.md \
+	contrib/bench/echo-bench.sh \
+	contrib/bench/epoll_echo.c \
+	contrib/bench/idle-conns.sh \
 	contrib/systemd/nettool-echo.socket \
 	contrib/systemd/nettool-echo.service \
 	contrib/completion/nettool.bash \

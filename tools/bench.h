@@ -91,6 +91,11 @@ struct nt_bench_loop {
     unsigned char *rxbuf;    /* scratch for reads, size + 1 bytes */
     ev_async stop_w;         /* another thread asks: stop now */
     ev_timer end_w;          /* the run's end */
+    struct nt_bench_conn **heap; /* --rate: waiting sends, earliest first */
+    unsigned nheap;
+    int sched_fd;            /* --rate: timerfd at the earliest one */
+    ev_io sched_w;
+    uint64_t armed_for;      /* what sched_fd is set to (0: nothing) */
     struct nt_hist *raw;     /* latency from the actual send */
     struct nt_hist *corrected; /* from the scheduled send (--rate) */
     _Atomic uint64_t requests;   /* complete echoes in the measured time */

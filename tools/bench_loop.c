@@ -7,6 +7,10 @@
  * sending is a send() straight from the pattern and checking is a memcmp()
  * against it.  A connection's ev_io watches for input all the time and is
  * re-armed for output only while a send is incomplete.
+ *
+ * With --rate the sends wait in a per-loop heap ordered by due time, behind
+ * one timerfd: libev's own timers round to the millisecond with epoll,
+ * which would show up as made-up latency in the corrected figures.
  */
 #include "config.h"
 
@@ -18,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,8 +43,8 @@ enum { NT_CONN_CONNECTING, NT_CONN_WAITING, NT_CONN_BUSY, NT_CONN_DEAD };
 struct nt_bench_conn {
     ev_io io;
     ev_timer timeout;     /* armed lazily: checks t_send when it fires */
-    ev_timer sched;       /* --rate: the next scheduled send */
     struct nt_bench_loop *l;
+    unsigned heap_at;     /* --rate: place in the loop's heap, or NT_NOWHERE */
     int fd;
     int state;
     unsigned id;          /* 0 .. conns - 1 over all loops */
@@ -79,6 +85,95 @@ static void nt_count(_Atomic uint64_t *c, uint64_t n)
                           memory_order_relaxed);
 }
 
+/* ---- the --rate schedule: a min-heap of connections by t_sched ---- */
+
+#define NT_NOWHERE UINT32_MAX
+
+static void nt_heap_put(struct nt_bench_loop *l, unsigned i, struct nt_bench_conn *c)
+{
+    l->heap[i] = c;
+    c->heap_at = i;
+}
+
+static void nt_heap_up(struct nt_bench_loop *l, unsigned i)
+{
+    struct nt_bench_conn *c = l->heap[i];
+
+    while (i > 0 && l->heap[(i - 1) / 2]->t_sched > c->t_sched) {
+        nt_heap_put(l, i, l->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    nt_heap_put(l, i, c);
+}
+
+static void nt_heap_down(struct nt_bench_loop *l, unsigned i)
+{
+    struct nt_bench_conn *c = l->heap[i];
+    unsigned child;
+
+    for (;;) {
+        child = 2 * i + 1;
+        if (child >= l->nheap)
+            break;
+        if (child + 1 < l->nheap && l->heap[child + 1]->t_sched < l->heap[child]->t_sched)
+            child++;
+        if (l->heap[child]->t_sched >= c->t_sched)
+            break;
+        nt_heap_put(l, i, l->heap[child]);
+        i = child;
+    }
+    nt_heap_put(l, i, c);
+}
+
+/* Points the timerfd at the earliest due send (or disarms it). */
+static void nt_sched_arm(struct nt_bench_loop *l)
+{
+    struct itimerspec its;
+    uint64_t due;
+
+    memset(&its, 0, sizeof its);
+    if (l->nheap) {
+        due = l->heap[0]->t_sched;
+        if (due == l->armed_for)
+            return;
+        its.it_value.tv_sec = (time_t)(due / 1000000000u);
+        its.it_value.tv_nsec = (long)(due % 1000000000u);
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+            its.it_value.tv_nsec = 1; /* zero would disarm it */
+        l->armed_for = due;
+    } else {
+        l->armed_for = 0;
+    }
+    timerfd_settime(l->sched_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void nt_sched_add(struct nt_bench_conn *c)
+{
+    struct nt_bench_loop *l = c->l;
+
+    l->heap[l->nheap] = c;
+    c->heap_at = l->nheap++;
+    nt_heap_up(l, c->heap_at);
+    if (c->heap_at == 0)
+        nt_sched_arm(l);
+}
+
+static void nt_sched_remove(struct nt_bench_conn *c)
+{
+    struct nt_bench_loop *l = c->l;
+    unsigned i = c->heap_at;
+
+    if (i == NT_NOWHERE)
+        return;
+    c->heap_at = NT_NOWHERE;
+    if (--l->nheap == i)
+        return;
+    c = l->heap[l->nheap];   /* the last one fills the hole */
+    nt_heap_put(l, i, c);
+    nt_heap_down(l, i);
+    nt_heap_up(l, c->heap_at);
+}
+
 static void nt_conn_close(struct nt_bench_conn *c)
 {
     struct nt_bench_loop *l = c->l;
@@ -87,7 +182,7 @@ static void nt_conn_close(struct nt_bench_conn *c)
         return;
     ev_io_stop(l->loop, &c->io);
     ev_timer_stop(l->loop, &c->timeout);
-    ev_timer_stop(l->loop, &c->sched);
+    nt_sched_remove(c);
     close(c->fd);
     c->fd = -1;
     c->state = NT_CONN_DEAD;
@@ -188,7 +283,6 @@ static int nt_conn_begin(struct nt_bench_conn *c, uint64_t now)
 static void nt_conn_next(struct nt_bench_conn *c, uint64_t now)
 {
     const struct nt_bench_cfg *cfg = c->l->cfg;
-    double wait;
 
     if (cfg->rate <= 0) {
         nt_conn_begin(c, now);
@@ -202,9 +296,7 @@ static void nt_conn_next(struct nt_bench_conn *c, uint64_t now)
         return;
     }
     c->state = NT_CONN_WAITING;
-    wait = (double)(c->t_sched - now) / 1e9;
-    ev_timer_set(&c->sched, wait, 0);
-    ev_timer_start(c->l->loop, &c->sched);
+    nt_sched_add(c);
 }
 
 static void nt_conn_done(struct nt_bench_conn *c)
@@ -323,8 +415,7 @@ static void nt_conn_connected(struct nt_bench_conn *c, uint64_t now)
         c->t_sched = now + (uint64_t)((double)c->id / cfg->rate * 1e9);
         c->state = NT_CONN_WAITING;
         nt_conn_arm(c, EV_READ);
-        ev_timer_set(&c->sched, (double)(c->t_sched - now) / 1e9, 0);
-        ev_timer_start(c->l->loop, &c->sched);
+        nt_sched_add(c);
         return;
     }
     nt_conn_begin(c, now);
@@ -386,22 +477,25 @@ static void nt_conn_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     nt_conn_next(c, now);
 }
 
-static void nt_conn_sched_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* The timerfd fired: every connection whose send is due sends. */
+static void nt_sched_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    struct nt_bench_conn *c = container_of(w, struct nt_bench_conn, sched);
-    uint64_t now = nt_bench_now();
+    struct nt_bench_loop *l = container_of(w, struct nt_bench_loop, sched_w);
+    struct nt_bench_conn *c;
+    uint64_t expirations, now = nt_bench_now();
 
+    (void)loop;
     (void)revents;
-    if (c->state != NT_CONN_WAITING)
+    if (read(l->sched_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
-    /* libev times from the loop's cached clock, which may lag: never
-     * send before the due time. */
-    if (now + 20000 < c->t_sched) {
-        ev_timer_set(w, (double)(c->t_sched - now) / 1e9, 0);
-        ev_timer_start(loop, w);
-        return;
+    l->armed_for = 0;
+    while (l->nheap && (c = l->heap[0])->t_sched <= now) {
+        nt_sched_remove(c);
+        nt_conn_begin(c, now);
+        if (l->nheap && l->heap[0]->t_sched > now)
+            now = nt_bench_now(); /* sends take time: look again */
     }
-    nt_conn_begin(c, now);
+    nt_sched_arm(l);
 }
 
 static void nt_conn_open(struct nt_bench_conn *c)
@@ -480,6 +574,7 @@ int nt_bench_loop_init(struct nt_bench_loop *l, const struct nt_bench_cfg *cfg,
     size_t rx = cfg->size < NT_BENCH_READ_MAX ? cfg->size : NT_BENCH_READ_MAX;
 
     memset(l, 0, sizeof *l);
+    l->sched_fd = -1;
     l->cfg = cfg;
     l->index = index;
     l->nconns = n;
@@ -505,7 +600,17 @@ int nt_bench_loop_init(struct nt_bench_loop *l, const struct nt_bench_cfg *cfg,
         c->off = (size_t)(nt_splitmix(&c->rng) % NT_BENCH_WINDOW);
         ev_init(&c->io, nt_conn_io_cb);
         ev_init(&c->timeout, nt_conn_timeout_cb);
-        ev_init(&c->sched, nt_conn_sched_cb);
+        c->heap_at = NT_NOWHERE;
+    }
+    if (cfg->rate > 0) {
+        l->heap = calloc(n ? n : 1, sizeof *l->heap);
+        l->sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (!l->heap || l->sched_fd < 0) {
+            nt_bench_loop_free(l);
+            return l->heap ? -errno : -ENOMEM;
+        }
+        ev_io_init(&l->sched_w, nt_sched_cb, l->sched_fd, EV_READ);
+        ev_io_start(l->loop, &l->sched_w);
     }
     ev_async_init(&l->stop_w, nt_loop_stop_cb);
     ev_async_start(l->loop, &l->stop_w);
@@ -519,6 +624,9 @@ static void *nt_loop_thread(void *arg)
     uint64_t now;
     unsigned i;
 
+    /* Timers of this thread may fire up to 50 us late by default. */
+    if (l->cfg->rate > 0)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     for (i = 0; i < l->nconns; i++)
         nt_conn_open(&l->conns[i]);
     atomic_store(&l->opened, 1);
@@ -574,6 +682,11 @@ void nt_bench_loop_free(struct nt_bench_loop *l)
     if (l->loop)
         ev_loop_destroy(l->loop);
     l->loop = NULL;
+    if (l->sched_fd >= 0)
+        close(l->sched_fd);
+    l->sched_fd = -1;
+    free(l->heap);
+    l->heap = NULL;
     free(l->conns);
     free(l->rxbuf);
     free(l->raw);
