@@ -17,4 +17,5 @@ static int discard_handle(netsrv_request *req)
 const netsrv_handler netsrv__handler_discard = {
     .name = "discard",
     .handle = discard_handle,
+    .flags = NETSRV_CLIENT_FIRST,
 };

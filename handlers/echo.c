@@ -21,4 +21,5 @@ static int echo_handle(netsrv_request *req)
 const netsrv_handler netsrv__handler_echo = {
     .name = "echo",
     .handle = echo_handle,
+    .flags = NETSRV_CLIENT_FIRST,
 };

@@ -13,10 +13,11 @@ void netsrv_config_init(netsrv_config *cfg)
     cfg->max_conns = 0; /* 0: the mode's default, see server.c */
     cfg->backlog = SOMAXCONN;
     cfg->reuse_address = 1;
+    cfg->nodelay = 1;
     cfg->drain = -1;
     cfg->block_on_close = 1;
     cfg->max_packet = 65535;
-    cfg->rbufsize = 16384;
+    cfg->rbufsize = 65536;
     cfg->wbufsize = 16384;
     cfg->bind_and_activate = 1;
     cfg->workers = 1;

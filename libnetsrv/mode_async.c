@@ -25,7 +25,7 @@
 typedef struct netsrv__worker netsrv__worker;
 
 typedef struct netsrv__task {
-    netsrv__coro co;
+    netsrv__coro co;                  /* no stack until the handler runs */
     ev_io io;
     ev_timer tm;
     netsrv__worker *w;
@@ -33,9 +33,12 @@ typedef struct netsrv__task {
     struct netsrv__task *prev, *next; /* the loop's live tasks */
     int result;                       /* what woke it: 1 fd ready, 0 else */
     double deadline;                  /* of the current wait (monotonic) */
+    int started;                      /* the coroutine exists */
     int waiting;
     int done;
 } netsrv__task;
+
+#define RBUF_CACHE 64 /* idle input buffers kept for reuse, per loop */
 
 struct netsrv__worker {
     netsrv_server *srv;
@@ -48,8 +51,10 @@ struct netsrv__worker {
     netsrv__coro main;    /* the loop's own context */
     netsrv__task *tasks;
     unsigned ntasks;
-    netsrv__task *pool;
-    unsigned npool;
+    netsrv__coro stacks[POOL_MAX]; /* stacks of ended coroutines, for reuse */
+    unsigned nstacks;
+    char *rbufs[RBUF_CACHE];       /* input buffers given back by idle requests */
+    unsigned nrbufs;
     char *pktbuf;         /* datagram receive buffer */
     int lfd;              /* this loop's listener: the server's, or its own
                              SO_REUSEPORT twin */
@@ -61,6 +66,40 @@ struct netsrv__worker {
     int timed_out;
     pthread_t tid;
 };
+
+/* ---- buffers ---- */
+
+char *netsrv__task_rbuf(netsrv_request *req)
+{
+    netsrv__worker *w = req->task->w;
+    if (w->nrbufs)
+        return w->rbufs[--w->nrbufs];
+    return malloc(req->srv->cfg.rbufsize);
+}
+
+static void rbuf_put(netsrv__worker *w, netsrv_request *req)
+{
+    if (req->rbuf && !req->dgram && req->rcap == w->srv->cfg.rbufsize && w->nrbufs < RBUF_CACHE)
+        w->rbufs[w->nrbufs++] = req->rbuf;
+    else
+        free(req->rbuf);
+    req->rbuf = NULL;
+    req->rpos = req->rlen = 0;
+}
+
+void netsrv__task_idle(netsrv_request *req)
+{
+    /* An idle connection keeps only its request and its parked stack:
+     * the buffers come back when data does (from a small per-loop cache,
+     * so a busy connection does not pay malloc and free per message). */
+    if (req->rpos >= req->rlen && req->rbuf)
+        rbuf_put(req->task->w, req);
+    if (req->wlen == 0 && req->wbuf) {
+        free(req->wbuf);
+        req->wbuf = NULL;
+        req->wcap = 0;
+    }
+}
 
 /* ---- tasks ---- */
 
@@ -86,17 +125,16 @@ static void task_end(netsrv__worker *w, netsrv__task *t)
     if (t->next)
         t->next->prev = t->prev;
     w->ntasks--;
+    rbuf_put(w, t->req);
     netsrv__request_free(t->req);
-    t->req = NULL;
     atomic_fetch_sub(&srv->active, 1);
-    if (w->npool < POOL_MAX) {
-        t->next = w->pool;
-        w->pool = t;
-        w->npool++;
-    } else {
-        netsrv__coro_free(&t->co);
-        free(t);
+    if (t->co.stack) {
+        if (w->nstacks < POOL_MAX)
+            w->stacks[w->nstacks++] = t->co;
+        else
+            netsrv__coro_free(&t->co);
     }
+    free(t);
     if (w->paused && !w->stopping)
         accept_resume(w);
     if ((w->stopping || (w->one_shot && w->taken)) && w->ntasks == 0)
@@ -138,34 +176,73 @@ static void task_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents)
     task_resume(t->w, t, 0);
 }
 
-static void start_task(netsrv__worker *w, netsrv_request *req)
+static void task_io_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void task_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents);
+
+/* Ends a request whose handler never ran (a silent client at shutdown or
+ * past its timeout): report, close, forget. */
+static void task_abort(netsrv__worker *w, netsrv__task *t, int err)
 {
-    netsrv_server *srv = w->srv;
-    netsrv__task *t = w->pool;
-    if (t) {
-        w->pool = t->next;
-        w->npool--;
+    netsrv_request *req = t->req;
+    if (err)
+        netsrv__report(w->srv, req, &req->peer, err);
+    netsrv__request_close(req);
+    task_end(w, t);
+}
+
+/* Gives t its coroutine and runs it until it parks or ends. */
+static void task_run(netsrv__worker *w, netsrv__task *t)
+{
+    int rc = 0;
+    ev_io_stop(w->loop, &t->io);
+    ev_timer_stop(w->loop, &t->tm);
+    if (w->nstacks) {
+        t->co = w->stacks[--w->nstacks];
         netsrv__coro_reset(&t->co, task_main, t);
     } else {
-        t = calloc(1, sizeof *t);
-        int rc = t ? netsrv__coro_init(&t->co, srv->cfg.stack_size, task_main, t) : -ENOMEM;
-        if (rc < 0) {
-            free(t);
-            netsrv__report(srv, req, &req->peer, rc);
-            if (!req->dgram)
-                close(req->fd);
-            netsrv__ip_release(srv, &req->ip);
-            netsrv__request_free(req);
-            atomic_fetch_sub(&srv->active, 1);
-            return;
-        }
+        rc = netsrv__coro_init(&t->co, w->srv->cfg.stack_size, task_main, t);
+    }
+    if (rc < 0) {
+        task_abort(w, t, rc);
+        return;
     }
     ev_init(&t->io, task_io_cb);
     ev_init(&t->tm, task_timer_cb);
+    t->started = 1;
+    task_resume(w, t, 0);
+}
+
+/* A client-first request is readable (or timed out) before it had a
+ * coroutine. */
+static void first_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop;
+    (void)revents;
+    netsrv__task *t = container_of(io, netsrv__task, io);
+    task_run(t->w, t);
+}
+
+static void first_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+    (void)loop;
+    (void)revents;
+    netsrv__task *t = container_of(tm, netsrv__task, tm);
+    task_abort(t->w, t, -ETIMEDOUT);
+}
+
+static void start_task(netsrv__worker *w, netsrv_request *req)
+{
+    netsrv_server *srv = w->srv;
+    netsrv__task *t = calloc(1, sizeof *t);
+    if (!t) {
+        netsrv__report(srv, req, &req->peer, -ENOMEM);
+        netsrv__request_close(req);
+        netsrv__request_free(req);
+        atomic_fetch_sub(&srv->active, 1);
+        return;
+    }
     t->w = w;
     t->req = req;
-    t->done = t->waiting = 0;
-    t->prev = NULL;
     t->next = w->tasks;
     if (w->tasks)
         w->tasks->prev = t;
@@ -174,7 +251,22 @@ static void start_task(netsrv__worker *w, netsrv_request *req)
     req->task = t;
     if (w->stopping)
         netsrv__request_drain(req);
-    task_resume(w, t, 0);
+    /* A handler that reads first gets its coroutine (and its stack) only
+     * once the client has sent something: a silent connection costs its
+     * request and this task, nothing more. */
+    if ((srv->handler.flags & NETSRV_CLIENT_FIRST) && !req->dgram) {
+        ev_io_init(&t->io, first_io_cb, req->fd, EV_READ);
+        ev_io_start(w->loop, &t->io);
+        double limit = srv->cfg.timeout > 0 ? srv->cfg.timeout : 0;
+        if (srv->cfg.request_timeout > 0 && (!limit || srv->cfg.request_timeout < limit))
+            limit = srv->cfg.request_timeout;
+        if (limit > 0) {
+            ev_timer_init(&t->tm, first_timer_cb, limit, 0);
+            ev_timer_start(w->loop, &t->tm);
+        }
+        return;
+    }
+    task_run(w, t);
 }
 
 int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline)
@@ -205,22 +297,6 @@ int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline
     t->waiting = 0;
     ev_io_stop(w->loop, &t->io);
     return t->result;
-}
-
-void netsrv__task_idle(netsrv_request *req)
-{
-    /* An idle connection keeps only its request and its parked stack:
-     * the buffers come back when data does. */
-    if (req->rpos >= req->rlen && req->rbuf) {
-        free(req->rbuf);
-        req->rbuf = NULL;
-        req->rpos = req->rlen = 0;
-    }
-    if (req->wlen == 0 && req->wbuf) {
-        free(req->wbuf);
-        req->wbuf = NULL;
-        req->wcap = 0;
-    }
 }
 
 /* ---- accepting ---- */
@@ -329,6 +405,10 @@ static void drain_cb(struct ev_loop *loop, ev_io *io, int revents)
      * their waits with it. */
     for (netsrv__task *t = w->tasks, *next; t; t = next) {
         next = t->next;
+        if (!t->started) { /* silent so far: nothing in flight to finish */
+            task_abort(w, t, 0);
+            continue;
+        }
         netsrv__request_drain(t->req);
         if (t->waiting)
             task_resume(w, t, 0);
@@ -387,12 +467,10 @@ static int worker_init(netsrv__worker *w, netsrv_server *srv, int index)
 
 static void worker_fini(netsrv__worker *w)
 {
-    while (w->pool) {
-        netsrv__task *t = w->pool;
-        w->pool = t->next;
-        netsrv__coro_free(&t->co);
-        free(t);
-    }
+    while (w->nstacks)
+        netsrv__coro_free(&w->stacks[--w->nstacks]);
+    while (w->nrbufs)
+        free(w->rbufs[--w->nrbufs]);
     if (w->loop)
         ev_loop_destroy(w->loop);
     if (w->sparefd >= 0)

@@ -76,7 +76,14 @@ typedef struct netsrv_handler {
     void (*finish)(netsrv_request *req);
     size_t state_size;
     void *ctx; /* handed to every request as netsrv_request_ctx() */
+    unsigned flags; /* NETSRV_CLIENT_FIRST */
 } netsrv_handler;
+
+/* The handler reads before it writes anything (echo, HTTP...).  In async
+ * mode its coroutine, and so its stack, is only made once the client has
+ * sent something: a silent connection costs a few hundred bytes.  Without
+ * the flag the handler starts at once, as a greeting protocol needs. */
+#define NETSRV_CLIENT_FIRST 0x1u
 
 /* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
  * of the program to run per connection).  Returns NULL for unknown names. */
@@ -127,7 +134,9 @@ typedef struct netsrv_config {
     int backlog;          /* listen() backlog; default SOMAXCONN */
     int reuse_address;    /* SO_REUSEADDR; default 1 */
     int reuse_port;       /* SO_REUSEPORT; default 0 */
-    int nodelay;          /* TCP_NODELAY on accepted sockets; default 0 */
+    int nodelay;          /* TCP_NODELAY on accepted sockets; default 1: the
+                             stream buffers and flushes itself, so Nagle's
+                             delay would only hold back a reply's tail */
     double timeout;       /* idle timeout of a request's I/O, seconds; 0 none */
     double request_timeout;/* a whole request's time limit, seconds; 0 none:
                              past it every wait fails with -ETIMEDOUT */
@@ -138,7 +147,7 @@ typedef struct netsrv_config {
                              default 1 */
     size_t max_packet;    /* largest datagram taken; longer ones are dropped
                              and reported as -EMSGSIZE; default 65535 */
-    size_t rbufsize;      /* stream input buffer; default 16 KiB */
+    size_t rbufsize;      /* stream input buffer; default 64 KiB */
     size_t wbufsize;      /* stream output is flushed past this; default 16 KiB */
     int bind_and_activate;/* default 1; 0: create only the socket, the caller
                              then calls netsrv_server_activate() */

@@ -155,6 +155,9 @@ void netsrv__request_free(netsrv_request *req);
 /* Runs setup/handle/finish and ends the request (flush, close); returns the
  * first error or 0.  Does not free req. */
 int netsrv__request_run(netsrv_request *req);
+/* Ends a request: flush, half-close, close (or send a datagram's reply),
+ * and give back its per-IP count.  Does not free req. */
+void netsrv__request_close(netsrv_request *req);
 /* Waits until fd is ready for events (0), the idle timeout (-ETIMEDOUT) or
  * the drain deadline passed (-ECANCELED).  idle: apply the idle timeout. */
 int netsrv__wait(netsrv_request *req, int fd, short events, int idle);
@@ -167,6 +170,8 @@ void netsrv__request_drain(netsrv_request *req);
 int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline);
 /* Gives back memory an idle async request does not need. */
 void netsrv__task_idle(netsrv_request *req);
+/* An input buffer of cfg.rbufsize bytes for an async request. */
+char *netsrv__task_rbuf(netsrv_request *req);
 
 /* stream.c */
 int netsrv__flush_quiet(netsrv_request *req);

@@ -69,9 +69,14 @@ int netsrv__request_run(netsrv_request *req)
     }
     if (rc < 0)
         netsrv__report(srv, req, &req->peer, rc);
-    end_request(req);
-    netsrv__ip_release(srv, &req->ip);
+    netsrv__request_close(req);
     return rc < 0 ? rc : 0;
+}
+
+void netsrv__request_close(netsrv_request *req)
+{
+    end_request(req);
+    netsrv__ip_release(req->srv, &req->ip);
 }
 
 /* The server's shutdown has begun (its drain eventfd became readable):

@@ -150,7 +150,7 @@ int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
     if (!srv->cfg.max_packet)
         srv->cfg.max_packet = 65535;
     if (!srv->cfg.rbufsize)
-        srv->cfg.rbufsize = 16384;
+        srv->cfg.rbufsize = 65536;
     pthread_mutex_init(&srv->lock, NULL);
 
     int rc;

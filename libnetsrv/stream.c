@@ -71,7 +71,8 @@ static ssize_t fill(netsrv_request *req)
         }
         if (!req->rbuf) {
             req->rcap = req->srv->cfg.rbufsize;
-            if (!(req->rbuf = malloc(req->rcap)))
+            req->rbuf = req->task ? netsrv__task_rbuf(req) : malloc(req->rcap);
+            if (!req->rbuf)
                 return -ENOMEM;
         }
         ssize_t n = recv(req->fd, req->rbuf, req->rcap, 0);
