@@ -1,9 +1,12 @@
 #!/bin/sh
 # bench.sh - "nettool bench", the verifying load generator, against
-# "nettool serve -m async": TCP and UDP runs with no error (exit 0); a
-# corrupting server is caught (mismatches, exit 1); --json prints valid
-# JSON lines; --rate reports latency from the send and from the schedule;
-# usage errors exit 2; two bench loops against two server loops.
+# "nettool serve -m async": TCP, IPv6, UDP, Unix stream and Unix datagram
+# runs with no error (exit 0); --json (per-second lines, one summary),
+# --warmup, -w, --rate (rps near the rate, latency from the send and from
+# the schedule); errors caught, each with exit 1: a corrupting server
+# (mismatches), a server that never echoes, lost datagrams (timeouts),
+# refused connections; usage errors exit 2.  Also serve's -w, --stack-size
+# and the raised open-files limit.  About 15 s in all.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 if ! "$NETTOOL" --list 2>/dev/null | grep -qx bench; then
@@ -24,42 +27,89 @@ bench_ok() {
     t_ok $? "$_n: bench $* exits 0 with 0 errors (exit $_rc, ${_reqs:-?} requests, errors ${_errs:-?}) $(head -n 1 "$T/$_n.err")"
 }
 
-# ---- TCP and UDP against one async loop
-if start_server echo-tcp echo -m async -l 127.0.0.1:0; then
-    bench_ok tcp "$SRV_ADDR" -c 10 -s 1024 -d 1
-    # --json: every line is JSON; per-second lines and one summary.
-    timeout 30 "$NETTOOL" bench "$SRV_ADDR" -c 10 -d 1 --json >"$T/json.out" 2>"$T/json.err"
-    t_is "$?" 0 "json: bench --json exits 0"
-    "$PY" -c 'import json,sys; [json.loads(l) for l in sys.stdin]' <"$T/json.out"
-    t_ok $? "json: every line of --json output is valid JSON ($(wc -l <"$T/json.out") lines)"
+# bench_json NAME ARGS...: runs bench --json ARGS (30 s at most), stdout
+# in $T/NAME.out, stderr in $T/NAME.err; sets BRC to its exit status.
+bench_json() {
+    _n=$1
+    shift
+    timeout 30 "$NETTOOL" bench --json "$@" >"$T/$_n.out" 2>"$T/$_n.err"
+    BRC=$?
+}
+
+# jcheck NAME CODE: reads $T/NAME.out as JSON lines: L all of them, S the
+# last (which must be the one summary), P the per-second lines before it;
+# then runs the Python CODE (asserts).  Succeeds when all hold; the
+# failed assertion is the last line of $T/NAME.check (see jwhy).
+jcheck() {
     "$PY" -c '
 import json, sys
-lines = [json.loads(l) for l in sys.stdin]
-s = [l for l in lines if l.get("summary")]
-assert len(s) == 1 and lines[-1] is s[0], "one summary, last"
-assert s[0]["errors"] == 0 and s[0]["requests"] > 0, s[0]
-assert any("t" in l for l in lines[:-1]), "no per-second line"
-' <"$T/json.out" 2>"$T/json.check"
-    t_ok $? "json: per-second lines, then one summary with 0 errors $(tail -n 1 "$T/json.check")"
+L = [json.loads(l) for l in open(sys.argv[1])]
+assert L, "no output"
+S = L[-1]
+P = L[:-1]
+assert S.get("summary") is True, "last line is no summary: %r" % S
+assert not any(l.get("summary") for l in P), "more than one summary"
+exec(sys.argv[2])
+' "$T/$1.out" "$2" 2>"$T/$1.check"
+}
+jwhy() { [ -s "$T/$1.check" ] && tail -n 1 "$T/$1.check"; }
+
+# json_ok NAME ARGS...: bench --json ARGS exits 0, with "errors":0 and at
+# least one request in its summary.
+json_ok() {
+    _jn=$1
+    bench_json "$@"
+    _jrc=$BRC
+    shift
+    [ "$_jrc" -eq 0 ] && jcheck "$_jn" '
+assert S["errors"] == 0, "errors: %d" % S["errors"]
+assert S["requests"] > 0, "no request"'
+    t_ok $? "$_jn: bench --json $* exits 0 (exit $_jrc), \"errors\":0 $(jwhy "$_jn") $(head -n 1 "$T/$_jn.err")"
+}
+
+# ---- TCP against one async loop: text, --json, --warmup, --rate
+if start_server echo-tcp echo -m async -l 127.0.0.1:0; then
+    bench_ok tcp "$SRV_ADDR" -c 10 -s 1024 -d 1
+    # --json -d 2: every line is JSON; two per-second lines, one summary.
+    bench_json json "$SRV_ADDR" -c 10 -d 2
+    t_is "$BRC" 0 "json: bench --json -d 2 exits 0"
+    "$PY" -c 'import json,sys; [json.loads(l) for l in sys.stdin]' <"$T/json.out"
+    t_ok $? "json: every line of --json output is valid JSON ($(wc -l <"$T/json.out") lines)"
+    jcheck json '
+assert len(P) == 2, "%d per-second lines" % len(P)
+for i, l in enumerate(P):
+    assert sorted(l) == ["errors", "mbps", "requests", "rps", "t"], sorted(l)
+    assert l["t"] == i + 1, l
+assert S["errors"] == 0 and S["requests"] > 0, S'
+    t_ok $? "json: -d 2 gives exactly two per-second lines (t, requests, rps, mbps, errors), then one summary with 0 errors $(jwhy json)"
+    # --warmup: the warm-up second has no line of its own.
+    bench_json warmup "$SRV_ADDR" --warmup 1 -d 1
+    [ "$BRC" -eq 0 ] && jcheck warmup '
+assert len(P) == 1, "%d per-second lines" % len(P)
+assert P[0]["t"] == 1, P[0]
+assert S["errors"] == 0 and S["requests"] > 0, S'
+    t_ok $? "warmup: --warmup 1 -d 1 exits 0 (exit $BRC) with one per-second line $(jwhy warmup)"
     # --rate: a fixed schedule, latency from the send and from the schedule.
     bench_ok rate "$SRV_ADDR" -c 4 -d 1 --rate 200
     grep -q 'from send' "$T/rate.out" && grep -q 'from schedule' "$T/rate.out"
     t_ok $? "rate: --rate 200 reports raw (from send) and corrected (from schedule) latency"
-    timeout 30 "$NETTOOL" bench "$SRV_ADDR" -c 4 -d 1 --rate 200 --json >"$T/rj.out" 2>/dev/null
-    "$PY" -c '
-import json, sys
-s = [json.loads(l) for l in sys.stdin][-1]
-assert s["summary"] and s["errors"] == 0, s
-assert "latency_us" in s and "corrected_latency_us" in s, sorted(s)
-' <"$T/rj.out" 2>"$T/rj.check"
-    t_ok $? "rate: --json summary has latency_us and corrected_latency_us $(tail -n 1 "$T/rj.check")"
+    bench_json rj "$SRV_ADDR" --rate 1000 -c 10 -d 2
+    t_is "$BRC" 0 "rate: bench --rate 1000 -c 10 -d 2 --json exits 0"
+    jcheck rj '
+assert S["errors"] == 0, S
+assert S["mode"] == "rate", S["mode"]
+assert 900 <= S["rps"] <= 1100, "rps %s" % S["rps"]
+assert "latency_us" in S and "corrected_latency_us" in S, sorted(S)
+assert "p99" in S["corrected_latency_us"], S["corrected_latency_us"]'
+    t_ok $? "rate: summary has \"mode\":\"rate\", rps within 10% of 1000 ($(sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' "$T/rj.out" | tail -n 1)), latency_us and corrected_latency_us $(jwhy rj)"
     stop_server
     t_is "$EXIT_STATUS" 0 "tcp: server exits 0 on SIGTERM"
 else
     fail "tcp: async echo server starts"
-    t_skip 6 "no server"
+    t_skip 9 "no server"
 fi
 
+# ---- the other transports
 if start_server echo-udp echo -m async -u -l 127.0.0.1:0; then
     bench_ok udp "$SRV_ADDR" -u -c 10 -s 512 -d 1
     stop_server
@@ -67,17 +117,49 @@ else
     fail "udp: async echo server starts"
 fi
 
+if start_server echo-unix echo -m async -l "unix:$T/echo.sock"; then
+    json_ok unix "$SRV_ADDR" -c 4 -d 0.5
+    grep -q '"transport":"unix"' "$T/unix.out"
+    t_ok $? "unix: the summary says \"transport\":\"unix\""
+    stop_server
+else
+    fail "unix: async echo server on a Unix stream socket starts"
+    t_skip 1 "no server"
+fi
+
+if ! "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    t_skip 1 "no IPv6 loopback"
+elif start_server echo-v6 echo -m async -l '[::1]:0'; then
+    json_ok ipv6 "$SRV_ADDR" -c 4 -d 0.5
+    stop_server
+else
+    fail "ipv6: async echo server on [::1]:0 starts"
+fi
+
+if start_server echo-unixdg echo -m async -u -l "unix:$T/echo.dgram"; then
+    json_ok unixdg "$SRV_ADDR" -u -c 4 -s 512 -d 0.5
+    grep -q '"transport":"unix-dgram"' "$T/unixdg.out"
+    t_ok $? "unixdg: the summary says \"transport\":\"unix-dgram\""
+    stop_server
+else
+    fail "unixdg: async echo server on a Unix datagram socket starts"
+    t_skip 1 "no server"
+fi
+
 # ---- two bench loops against two server loops
 if start_server echo-w2 echo -m async -w 2 -l 127.0.0.1:0; then
-    bench_ok w2 "$SRV_ADDR" -w 2 -c 10 -d 1
+    json_ok w2 "$SRV_ADDR" -w 2 -c 10 -d 0.5
+    jcheck w2 'assert S["loops"] == 2, "loops %s" % S["loops"]'
+    t_ok $? "w2: the summary says \"loops\":2 $(jwhy w2)"
     stop_server
     t_is "$EXIT_STATUS" 0 "w2: server exits 0 on SIGTERM"
 else
     fail "w2: async -w 2 server starts"
-    t_skip 1 "no server"
+    t_skip 2 "no server"
 fi
 
-# ---- a server that corrupts the echo (upper-cases it) is caught
+# ---- a server that corrupts the echo is caught
+# (a) upper-casing it
 if start_server upper exec -m fork -l 127.0.0.1:0 -- dd conv=ucase status=none; then
     timeout 30 "$NETTOOL" bench "$SRV_ADDR" -c 2 -d 1 >"$T/bad.out" 2>"$T/bad.err"
     t_is "$?" 1 "corrupt: bench against an upper-casing server exits 1"
@@ -90,12 +172,109 @@ else
     t_skip 1 "no server"
 fi
 
+# (b) turning every byte 0x61 into 0x62: 64k random bytes hold some; tr's
+# output is buffered, but full 4k blocks still come back.
+if start_server tr exec -m fork -l 127.0.0.1:0 -- tr a b; then
+    bench_json tr "$SRV_ADDR" -s 64k -d 1
+    t_is "$BRC" 1 "tr: bench -s 64k against 'tr a b' exits 1"
+    jcheck tr 'assert S["mismatches"] > 0, "mismatches %d" % S["mismatches"]'
+    t_ok $? "tr: the summary counts mismatches $(jwhy tr)"
+    grep -q 'echoed byte .* is 0x62, 0x61 was sent' "$T/tr.err"
+    t_ok $? "tr: a stderr line names the echoed byte: $(grep -m 1 . "$T/tr.err")"
+    stop_server
+else
+    fail "tr: exec server starts"
+    t_skip 2 "no server"
+fi
+
+# ---- a server that never echoes: no error as such, but no echo either
+if start_server discard discard -l 127.0.0.1:0; then
+    bench_json discard "$SRV_ADDR" -d 0.5
+    t_is "$BRC" 1 "discard: bench against a TCP discard server exits 1"
+    grep -q 'no echo' "$T/discard.err"
+    t_ok $? "discard: and says so: $(grep -m 1 . "$T/discard.err")"
+    stop_server
+else
+    fail "discard: discard server starts"
+    t_skip 1 "no server"
+fi
+
+# ---- datagrams that never come back are timeouts
+if start_server discard-u discard -u -l 127.0.0.1:0; then
+    bench_json discardu "$SRV_ADDR" -u --timeout 0.3 -d 1
+    t_is "$BRC" 1 "discard-u: bench -u --timeout 0.3 against a UDP discard server exits 1"
+    jcheck discardu 'assert S["timeouts"] > 0 and S["errors"] >= S["timeouts"], S'
+    t_ok $? "discard-u: the summary counts timeouts ($(sed -n 's/.*"timeouts":\([0-9]*\).*/\1/p' "$T/discardu.out")) $(jwhy discardu)"
+    stop_server
+else
+    fail "discard-u: UDP discard server starts"
+    t_skip 1 "no server"
+fi
+
+# ---- refused connections: a port bound and closed again
+port=$("$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()')
+if [ -n "$port" ]; then
+    timeout 4 "$NETTOOL" bench --json "127.0.0.1:$port" -c 3 -d 5 >"$T/refused.out" 2>"$T/refused.err"
+    BRC=$?
+    t_is "$BRC" 1 "refused: bench -c 3 -d 5 against a closed port exits 1 within 4 s (124: timed out)"
+    jcheck refused 'assert S["connect_errors"] == 3, "connect_errors %d" % S["connect_errors"]'
+    t_ok $? "refused: \"connect_errors\":3 $(jwhy refused)"
+else
+    fail "refused: a free port"
+    t_skip 1 "no port"
+fi
+
 # ---- usage errors
-for args in "" "127.0.0.1:1 --bogus" "127.0.0.1:1 -c abc" "127.0.0.1:1 -s abc" \
-    "127.0.0.1:1 -d abc" "127.0.0.1:1 --rate abc" "127.0.0.1:1 -w abc"; do
+for args in "" "127.0.0.1:1 127.0.0.2:1" "127.0.0.1:1 --bogus" \
+    "127.0.0.1:1 -c abc" "127.0.0.1:1 -c 0" "127.0.0.1:1 -s abc" "127.0.0.1:1 -s 0" \
+    "127.0.0.1:1 -u -s 64k" "127.0.0.1:1 -d abc" "127.0.0.1:1 --rate abc" \
+    "127.0.0.1:1 --rate 0" "127.0.0.1:1 -w abc" "[::1" "127.0.0.1:99999"; do
     # shellcheck disable=SC2086
     timeout 10 "$NETTOOL" bench $args >/dev/null 2>"$T/usage.err"
     t_is "$?" 2 "usage: bench $args exits 2: $(head -n 1 "$T/usage.err")"
 done
+timeout 10 "$NETTOOL" bench --help >"$T/help.out" 2>"$T/help.err"
+t_is "$?" 0 "usage: bench --help exits 0"
+grep -q '^Usage: nettool bench' "$T/help.out"
+t_ok $? "usage: bench --help prints the usage on stdout"
+
+# ---- serve: -w, --stack-size, the open-files limit
+timeout 5 "$NETTOOL" serve echo -w 2 -l 127.0.0.1:0 >/dev/null 2>"$T/sw.err"
+t_is "$?" 2 "serve: -w 2 without -m async exits 2: $(head -n 1 "$T/sw.err")"
+timeout 5 "$NETTOOL" serve echo -m async --stack-size 4k -l 127.0.0.1:0 >/dev/null 2>"$T/ss.err"
+t_is "$?" 2 "serve: --stack-size 4k exits 2: $(head -n 1 "$T/ss.err")"
+
+if start_server stack echo -m async -w 2 --stack-size 16k -l 127.0.0.1:0; then
+    out=$(printf 'small stacks\n' | timeout 10 "$NETTOOL" echo "$SRV_ADDR" 2>"$T/stack.err")
+    t_is "$out" "small stacks" "serve: -m async -w 2 --stack-size 16k starts and echoes"
+    stop_server
+else
+    fail "serve: -m async -w 2 --stack-size 16k starts"
+fi
+
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 256 ]; then
+    # The subshell execs the server (through libtool's wrapper, which
+    # execs too), so $! is the server's pid.
+    SRV_LOG=$T/nofile.log
+    (ulimit -Sn 256 && exec "$NETTOOL" serve echo -l 127.0.0.1:0) 2>"$SRV_LOG" &
+    SRV_PID=$!
+    echo "$SRV_PID" >>"$T/pids"
+    if wait_for 10 grep -q 'listening on' "$SRV_LOG"; then
+        lim=$(awk '/^Max open files/ { print $4, $5 }' "/proc/$SRV_PID/limits")
+        set -- $lim
+        [ -n "${1:-}" ] && [ "$1" = "${2:-}" ] && [ "$1" != 256 ]
+        t_ok $? "serve: after ulimit -Sn 256 the server's soft open-files limit is raised to the hard one (soft ${1:-?}, hard ${2:-?})"
+        stop_server
+    else
+        fail "serve: a server started under ulimit -Sn 256 listens: $(cat "$SRV_LOG")"
+    fi
+else
+    t_skip 1 "hard open-files limit $hard is not above 256"
+fi
 
 t_done

@@ -18,19 +18,24 @@ t_ok $? "--help names the applets (on stdout)"
 
 run list "$NETTOOL" --list
 t_is "$RC" 0 "nettool --list exits 0"
-grep -qx 'serve' "$T/list.out" && grep -qx 'echo' "$T/list.out"
-t_ok $? "--list prints serve and echo, one a line"
+grep -qx 'serve' "$T/list.out" && grep -qx 'echo' "$T/list.out" &&
+    grep -qx 'bench' "$T/list.out"
+t_ok $? "--list prints serve, echo and bench, one a line"
 
 run version "$NETTOOL" --version
 t_is "$RC" 0 "nettool --version exits 0"
 grep -q '[0-9]\.[0-9]' "$T/version.out"
 t_ok $? "--version prints a version: $(head -n 1 "$T/version.out")"
 
-for a in serve echo; do
+for a in serve echo bench; do
     run "h$a" "$NETTOOL" "$a" --help
     t_is "$RC" 0 "nettool $a --help exits 0"
     grep -qi usage "$T/h$a.out"
     t_ok $? "nettool $a --help prints its usage on stdout"
+    run "hh$a" "$NETTOOL" help "$a"
+    t_is "$RC" 0 "nettool help $a exits 0"
+    grep -q "^Usage: nettool $a" "$T/hh$a.out"
+    t_ok $? "nettool help $a prints the same usage"
 done
 
 run unknown "$NETTOOL" no-such-applet
@@ -60,6 +65,9 @@ t_is "$RC" 2 "serve -l '[::1' (a malformed address) exits 2"
 
 run noaddr "$NETTOOL" echo
 t_is "$RC" 2 "echo without ADDR exits 2"
+
+run benchnoaddr "$NETTOOL" bench
+t_is "$RC" 2 "bench without ADDR exits 2"
 
 # A busy port: exit 1 with one clear line.
 if start_server busy echo -l 127.0.0.1:0; then

@@ -38,6 +38,7 @@ SH_TESTS = \
 	tests/serve_echo.sh \
 	tests/serve_exec.sh \
 	tests/emfile.sh \
+	tests/completion.sh \
 	tests/install-example.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py

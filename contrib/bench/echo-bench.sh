@@ -140,6 +140,15 @@ group_size() {
     pgrep -g "${pid[$1]}" 2>/dev/null | wc -l
 }
 
+# CPU time (clock ticks) used so far by server NAME's process group,
+# reaped children included (fields 14-17 of /proc/PID/stat).
+group_ticks() {
+    local p
+    for p in $(pgrep -g "${pid[$1]}" 2>/dev/null); do
+        cat "/proc/$p/stat" 2>/dev/null || true  # it may exit meanwhile
+    done | awk '{ t += $14 + $15 + $16 + $17 } END { print t + 0 }'
+}
+
 # Waits until every server is back to idle: no connection of the last run
 # left on its port and no more processes than it had at the start (fork
 # mode, socat and ncat children exit after the run, on the server CPU).
@@ -268,10 +277,13 @@ meaningful() {
     return 0
 }
 
-# One run; prints "RPS ERRORS".
+# One run; prints "RPS ERRORS CPU", CPU being the server's CPU use over
+# the run in cores (1.0 = one core busy all the time).
 measure() {
-    local name=$1 conns=$2 size=$3 out rc=0 rps errs
+    local name=$1 conns=$2 size=$3 out rc=0 rps errs t0 t1 s0 s1
     wait_quiet
+    t0=$(group_ticks "$name")
+    s0=$(date +%s.%N)
     out=$(taskset -c "$client_cpus" "$nettool" bench "${addr[$name]}" -q --json \
           -c "$conns" -s "$size" -d "$duration" --warmup "$warmup" --timeout 30 | tail -n 1) || rc=$?
     rps=$(sed -n 's/.*"rps":\([0-9.]*\).*/\1/p' <<<"$out")
@@ -279,7 +291,14 @@ measure() {
     [ -n "$rps" ] || rps=0
     [ -n "$errs" ] || errs=0
     [ $rc -ne 0 ] && [ "$errs" -eq 0 ] && errs=1
-    echo "$rps $errs"
+    wait_quiet  # forked children exit and are reaped: their time counts
+    t1=$(group_ticks "$name")
+    s1=$(date +%s.%N)
+    cpu=$(awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$clk_tck" \
+          -v d="$duration" -v w="$warmup" \
+          'BEGIN { busy = (b - a) / hz; run = d + w; if (e - s < run) run = e - s;
+                   printf "%.3f", (run > 0 ? busy / run : 0) }')
+    echo "$rps $errs $cpu"
 }
 
 median() {
@@ -298,6 +317,7 @@ size_label() {
 
 # ---- setup
 ncpu=$(nproc)
+clk_tck=$(getconf CLK_TCK)
 if [ "$ncpu" -lt 2 ] && [ "$server_cpus" = 0 ] && [ "$client_cpus" = 1 ]; then
     echo "echo-bench.sh: one CPU only: server and client share it" >&2
     client_cpus=0
@@ -316,25 +336,30 @@ echo "echo-bench: ${#servers[@]} servers on CPU $server_cpus, client (nettool be
 echo "  $rounds rounds of ${duration} s (after ${warmup} s warmup) per server and load, median shown;"
 echo "  $("$nettool" --version), $(uname -sr), $ncpu CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-declare -A result errors
+declare -A result errors cpus per_cpu
 for size in $sizes_list; do
     for conns in $conns_list; do
         for ((round = 1; round <= rounds; round++)); do
             for name in "${servers[@]}"; do
                 meaningful "$name" "$conns" || continue
-                read -r rps errs < <(measure "$name" "$conns" "$size")
+                read -r rps errs cpu < <(measure "$name" "$conns" "$size")
                 result[$name,$conns,$size]+="$rps "
+                cpus[$name,$conns,$size]+="$cpu "
+                # requests per second of server CPU: what a server costs,
+                # whatever the client on the other core can drive
+                per_cpu[$name,$conns,$size]+="$(awk -v r="$rps" -v c="$cpu" \
+                    'BEGIN { printf "%.0f", (c > 0.01 ? r / c : 0) }') "
                 errors[$name,$conns,$size]=$(( ${errors[$name,$conns,$size]:-0} + errs ))
             done
         done
         echo
         echo "== $conns connection$([ "$conns" -eq 1 ] || echo s) x $(size_label "$size") (req/s, median of $rounds) =="
-        printf '%-24s %12s %10s\n' server "req/s" "vs epoll"
+        printf '%-24s %12s %10s %9s %13s\n' server "req/s" "vs epoll" "srv CPU" "req/CPU-s"
         ref=
         [ -n "${result[epoll,$conns,$size]:-}" ] && ref=$(median ${result[epoll,$conns,$size]})
         for name in "${servers[@]}"; do
             if ! meaningful "$name" "$conns"; then
-                printf '%-24s %12s %10s\n' "$(describe "$name")" n/a n/a
+                printf '%-24s %12s %10s %9s %13s\n' "$(describe "$name")" n/a n/a n/a n/a
                 continue
             fi
             med=$(median ${result[$name,$conns,$size]})
@@ -344,7 +369,8 @@ for size in $sizes_list; do
             fi
             note=
             [ "${errors[$name,$conns,$size]}" -gt 0 ] && note="  (${errors[$name,$conns,$size]} errors)"
-            printf '%-24s %12.0f %10s%s\n' "$(describe "$name")" "$med" "$ratio" "$note"
+            printf '%-24s %12.0f %10s %9.2f %13.0f%s\n' "$(describe "$name")" "$med" "$ratio" \
+                "$(median ${cpus[$name,$conns,$size]})" "$(median ${per_cpu[$name,$conns,$size]})" "$note"
         done
     done
 done
@@ -375,6 +401,11 @@ ratio_line "nettool async (1 loop) vs epoll reference" \
     "$(med_of async 50 "$tsize")" "$(med_of epoll 50 "$tsize")" 0.9
 ratio_line "nettool async (1 loop) vs ThreadingTCPServer" \
     "$(med_of async 50 "$tsize")" "$(med_of py-threading 50 "$tsize")" 3
+per_cpu_of() { # NAME CONNS SIZE -> median requests per server CPU-second
+    [ -n "${per_cpu[$1,$2,$3]:-}" ] && median ${per_cpu[$1,$2,$3]}
+}
+ratio_line "  the same per server CPU-second" \
+    "$(per_cpu_of async 50 "$tsize")" "$(per_cpu_of py-threading 50 "$tsize")" ""
 ratio_line "nettool async -w 2 vs -w 1" \
     "$(med_of async-w2 50 "$tsize")" "$(med_of async 50 "$tsize")" ""
 if [ "$server_cpus" = 0 ]; then

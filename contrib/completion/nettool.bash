@@ -1,12 +1,26 @@
 # nettool.bash - bash completion for nettool: applets, handlers, modes,
-# options, and the program after "serve exec ... --".
+# each applet's options, and the program after "serve exec ... --".
 # Installed as $(datadir)/bash-completion/completions/nettool.
+#
+# The option lists follow the usage texts ("nettool APPLET --help");
+# tests/completion.sh checks that every option there is offered here.
+
+# _nettool_has WORD LIST: WORD is one of the words of LIST.
+_nettool_has()
+{
+    local x
+    for x in $2; do
+        [[ $x == "$1" ]] && return 0
+    done
+    return 1
+}
 
 _nettool()
 {
     local cur prev words cword
     if declare -F _init_completion >/dev/null; then
-        _init_completion || return
+        # -n : keeps "unix:PATH" and "HOST:PORT" one word.
+        _init_completion -n : || return
     else
         cur=${COMP_WORDS[COMP_CWORD]}
         prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -14,19 +28,21 @@ _nettool()
         cword=$COMP_CWORD
     fi
 
-    # The applets this nettool has, or the ones it had when this was written.
-    local applets
-    applets=$("${words[0]}" --list 2>/dev/null) || applets="bench echo serve"
-    local handlers="echo discard exec"
+    local prog=${words[0]/#\~/$HOME}
+    local base=${prog##*/}
     local modes="sync thread fork async"
-    local i applet="" first=1
+    local i applet="" first=1 applets handlers
 
     # The applet: from the command's name (nettool-serve, serve) or the
     # first argument.
-    case ${words[0]##*/} in
-        nettool-*) applet=${words[0]##*/nettool-}; applet=${applet#nettool-} ;;
-        serve|echo|bench) applet=${words[0]##*/} ;;
+    case $base in
+        nettool-*) applet=${base#nettool-} ;;
+        serve|echo|bench) applet=$base ;;
         *)
+            # The applets this nettool has, or the ones it had when this
+            # was written.
+            applets=$("$prog" --list 2>/dev/null)
+            [[ -n $applets ]] || applets="bench echo serve"
             if [[ $cword -eq 1 ]]; then
                 if [[ $cur == -* ]]; then
                     COMPREPLY=($(compgen -W "--help --list --version" -- "$cur"))
@@ -36,72 +52,107 @@ _nettool()
                 return
             fi
             applet=${words[1]}
-            first=2 ;;
-    esac
-
-    if [[ $applet == help ]]; then
-        [[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "$applets" -- "$cur"))
-        return
-    fi
-
-    # After "--", serve exec runs a program: complete commands, then files.
-    for ((i = first; i < cword; i++)); do
-        if [[ ${words[i]} == -- ]]; then
-            if [[ $i -eq $((cword - 1)) ]]; then
-                COMPREPLY=($(compgen -c -- "$cur"))
-            else
-                COMPREPLY=($(compgen -f -- "$cur"))
-            fi
-            return
-        fi
-    done
-
-    case $prev in
-        -m|--mode)
-            COMPREPLY=($(compgen -W "$modes" -- "$cur"))
-            return ;;
-        -l|--listen)
-            if [[ $cur == unix:* ]]; then
-                COMPREPLY=($(compgen -P unix: -f -- "${cur#unix:}"))
-            else
-                COMPREPLY=($(compgen -W "127.0.0.1:7000 [::1]:7000 0.0.0.0:7000 unix: fd:3 systemd" -- "$cur"))
-            fi
-            compopt -o nospace 2>/dev/null
-            return ;;
-        -w|--workers|--stack-size|--max-conns|--per-ip|--timeout|--request-timeout|--drain|--backlog|\
-        -c|--conns|-s|--size|-d|--duration|--rate|--warmup)
-            return ;;
-    esac
-
-    local opts
-    case $applet in
-        serve)
-            opts="-l --listen -m --mode -u --udp --dgram -w --workers --stack-size
-                  --max-conns --per-ip --timeout --request-timeout --drain
-                  --backlog --nodelay --reuse-port -v --verbose -q --quiet
-                  -h --help --"
-            # The first word that is not an option is the handler.
-            local have_handler=""
-            for ((i = first; i < cword; i++)); do
-                case ${words[i]} in
-                    -l|--listen|-m|--mode|-w|--workers|--stack-size|--max-conns|--per-ip|--timeout|--request-timeout|--drain|--backlog)
-                        ((i++)) ;;
-                    -*) ;;
-                    *) have_handler=1 ;;
-                esac
-            done
-            if [[ -z $have_handler && $cur != -* ]]; then
-                COMPREPLY=($(compgen -W "$handlers" -- "$cur"))
+            first=2
+            if [[ $applet == help ]]; then
+                [[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W "$applets" -- "$cur"))
                 return
             fi ;;
+    esac
+
+    # Each applet's options ("opts"), and those of them that take a value
+    # ("argopts"), as its usage text lists them (--dgram is -u's other name).
+    local opts argopts
+    case $applet in
+        serve)
+            argopts="-l --listen -m --mode -w --workers --stack-size --max-conns
+                     --per-ip --timeout --request-timeout --drain --backlog"
+            opts="$argopts -u --udp --dgram --nodelay --reuse-port
+                  -v --verbose -q --quiet -h --help --" ;;
         echo)
-            opts="-u --udp --dgram --timeout -v --verbose -q --quiet -h --help" ;;
+            argopts="--timeout"
+            opts="$argopts -u --udp --dgram -v --verbose -q --quiet -h --help" ;;
         bench)
-            opts="-c --conns -s --size -d --duration -u --udp -w --workers --rate
-                  --warmup --timeout --json -v --verbose -q --quiet -h --help" ;;
+            argopts="-c --conns -s --size -d --duration -w --workers --rate
+                     --warmup --timeout"
+            opts="$argopts -u --udp --dgram --json -v --verbose -q --quiet
+                  -h --help" ;;
         *)
             return ;;
     esac
+
+    # The words before the cursor: the operands (not options nor their
+    # values), and whether "--" came (serve: PROG ARGS follow it).
+    local operands=0 dashdash=0 w
+    for ((i = first; i < cword; i++)); do
+        w=${words[i]}
+        if [[ $w == -- ]]; then
+            dashdash=$i
+            break
+        fi
+        if _nettool_has "$w" "$argopts"; then
+            ((i++))
+            continue
+        fi
+        [[ $w == -* ]] || ((operands++))
+    done
+
+    if [[ $dashdash -gt 0 ]]; then
+        [[ $applet == serve ]] || return
+        # serve exec ... -- PROG ARGS: a command, then files.
+        if [[ $dashdash -eq $((cword - 1)) ]]; then
+            COMPREPLY=($(compgen -c -- "$cur"))
+        else
+            COMPREPLY=($(compgen -f -- "$cur"))
+        fi
+        return
+    fi
+
+    # The value of an option.
+    if _nettool_has "$prev" "$argopts"; then
+        case $prev in
+            -m|--mode)
+                COMPREPLY=($(compgen -W "$modes" -- "$cur")) ;;
+            -l|--listen)
+                if [[ $cur == unix:* ]]; then
+                    COMPREPLY=($(compgen -P unix: -f -- "${cur#unix:}"))
+                else
+                    COMPREPLY=($(compgen -W "127.0.0.1:7000 [::1]:7000 0.0.0.0:7000 [::]:7000 unix: fd:3 systemd" -- "$cur"))
+                fi
+                compopt -o nospace 2>/dev/null
+                declare -F __ltrim_colon_completions >/dev/null &&
+                    __ltrim_colon_completions "$cur" ;;
+        esac
+        # Numbers, sizes and durations: nothing to offer.
+        return
+    fi
+
+    if [[ $cur != -* ]]; then
+        case $applet in
+            serve)
+                # The first operand is the handler.
+                if [[ $operands -eq 0 ]]; then
+                    # As "serve --help" lists them, or as they were.
+                    if [[ $first -eq 2 ]]; then
+                        handlers=$("$prog" serve --help 2>/dev/null)
+                    else
+                        handlers=$("$prog" --help 2>/dev/null)
+                    fi
+                    handlers=$(sed -n 's/^Handlers: *//p' <<<"$handlers")
+                    [[ -n $handlers ]] || handlers="echo discard exec"
+                    COMPREPLY=($(compgen -W "$handlers" -- "$cur"))
+                    return
+                fi ;;
+            echo|bench)
+                # ADDR: a Unix socket's path after "unix:".
+                if [[ $operands -eq 0 && $cur == unix:* ]]; then
+                    COMPREPLY=($(compgen -P unix: -f -- "${cur#unix:}"))
+                    declare -F __ltrim_colon_completions >/dev/null &&
+                        __ltrim_colon_completions "$cur"
+                    return
+                fi ;;
+        esac
+        [[ -z $cur ]] || return
+    fi
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
 complete -F _nettool nettool nettool-serve nettool-echo nettool-bench
