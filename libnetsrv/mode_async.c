@@ -94,7 +94,7 @@ void netsrv__task_idle(netsrv_request *req)
      * so a busy connection does not pay malloc and free per message). */
     if (req->rpos >= req->rlen && req->rbuf)
         rbuf_put(req->task->w, req);
-    if (req->wlen == 0 && req->wbuf) {
+    if (req->wlen == 0 && req->wbuf && req->wcap > 4096) { /* small ones are kept */
         free(req->wbuf);
         req->wbuf = NULL;
         req->wcap = 0;
@@ -274,7 +274,11 @@ int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline
     netsrv__task *t = req->task;
     netsrv__worker *w = t->w;
     if (fd >= 0) {
-        ev_io_set(&t->io, fd, ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0));
+        int mask = ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0);
+        /* ev_io_set marks the fd for an epoll_ctl on the next turn; a
+         * watcher started again as it was costs no system call. */
+        if (t->io.fd != fd || (t->io.events & (EV_READ | EV_WRITE)) != mask)
+            ev_io_set(&t->io, fd, mask);
         ev_io_start(w->loop, &t->io);
     }
     t->deadline = deadline;
