@@ -12,3 +12,8 @@ tools_nettool_SOURCES = \
 	tools/applet_echo.c \
 	tools/applet_serve.c
 tools_nettool_LDADD = libnetsrv/libnetsrv.la $(EV_LIBS)
+# Linked statically against the in-tree libnetsrv: tools/nettool is then
+# the real binary (no libtool wrapper script), so a link named after an
+# applet dispatches from the build tree too, and the installed tool stands
+# alone.
+tools_nettool_LDFLAGS = -static $(AM_LDFLAGS)
