@@ -37,7 +37,8 @@ const char nt_serve_usage[] =
     "      --drain SECS     on shutdown, time left to requests in flight\n"
     "                       (default 5)\n"
     "      --backlog N      listen backlog (default SOMAXCONN)\n"
-    "      --nodelay        TCP_NODELAY on accepted connections\n"
+    "      --nodelay, --no-nodelay  TCP_NODELAY on accepted connections\n"
+    "                       (default on)\n"
     "      --reuse-port     SO_REUSEPORT on the listener\n"
     "  -v, --verbose        log every failed request\n"
     "  -q, --quiet          do not print the listening line\n"
@@ -52,6 +53,7 @@ enum {
     OPT_DRAIN,
     OPT_BACKLOG,
     OPT_NODELAY,
+    OPT_NO_NODELAY,
     OPT_REUSE_PORT,
     OPT_STACK_SIZE,
     OPT_REQUEST_TIMEOUT
@@ -65,6 +67,7 @@ static const struct option nt_serve_options[] = {
     { "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
     { "mode",       required_argument, NULL, 'm' },
     { "nodelay",    no_argument,       NULL, OPT_NODELAY },
+    { "no-nodelay", no_argument,       NULL, OPT_NO_NODELAY },
     { "per-ip",     required_argument, NULL, OPT_PER_IP },
     { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
     { "reuse-port", no_argument,       NULL, OPT_REUSE_PORT },
@@ -249,6 +252,9 @@ int nt_serve_main(int argc, char **argv)
             break;
         case OPT_NODELAY:
             cfg.nodelay = 1;
+            break;
+        case OPT_NO_NODELAY:
+            cfg.nodelay = 0;
             break;
         case OPT_REUSE_PORT:
             cfg.reuse_port = 1;

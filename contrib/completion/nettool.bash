@@ -66,7 +66,7 @@ _nettool()
         serve)
             argopts="-l --listen -m --mode -w --workers --stack-size --max-conns
                      --per-ip --timeout --request-timeout --drain --backlog"
-            opts="$argopts -u --udp --dgram --nodelay --reuse-port
+            opts="$argopts -u --udp --dgram --nodelay --no-nodelay --reuse-port
                   -v --verbose -q --quiet -h --help --" ;;
         echo)
             argopts="--timeout"
