@@ -21,20 +21,6 @@
 #include "tap.h"
 #include "testutil.h"
 
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
 static int addr_port(const netsrv_addr *a)
 {
     if (a->ss.ss_family == AF_INET)
@@ -131,7 +117,7 @@ static void test_echo_server(const char *label, const char *address, int dgram, 
            strerror(errno));
     }
     netsrv_server_free(srv);
-    is(count_tasks(), 1, "%s: no thread left after free", label);
+    is(tu_count_tasks(), 1, "%s: no thread left after free", label);
 }
 
 static int have_ipv6(void)

@@ -68,20 +68,6 @@ static const char *mname(netsrv_mode m)
     return netsrv_mode_name(m);
 }
 
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
-
 /* Runs one client against a scripted handler and returns the events seen
  * (up to the server's close) in evs; *nev their count. */
 static void run_script(netsrv_mode mode, struct script *sc, tu_ev *evs, int *nev, int want)
@@ -480,7 +466,7 @@ static void test_threads_reaped(void)
     while (netsrv_server_active(srv) > 0 && tu_now() - t0 < 5.0)
         usleep(1000);
     is(netsrv_server_active(srv), 0, "finished requests leave the active count");
-    int tasks = count_tasks();
+    int tasks = tu_count_tasks();
     ok(tasks < 12, "finished threads do not pile up (%d threads for 30 requests)", tasks);
     tu_stop(&t);
     netsrv_server_free(srv);

@@ -70,6 +70,8 @@ int tu_echo_once(const char *addr, int dgram, const char *msg);
 
 /* Number of open descriptors of this process (/proc/self/fd). */
 int tu_count_fds(void);
+/* Threads of this process (entries of /proc/self/task), -1 on error. */
+int tu_count_tasks(void);
 /* A private temporary directory (created once, emptied at exit). */
 const char *tu_tmpdir(void);
 /* "unix:TMPDIR/name" into buf; returns buf. */
