@@ -13,26 +13,10 @@ TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cat >"$T/ac.py" <<'EOF'
 import os, signal, socket, sys, time
 
-def connect(addr, timeout=5.0):
-    if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(addr[5:])
-        return s
-    host, port = addr.rsplit(":", 1)
-    s = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-    s.settimeout(timeout)
-    return s
-
-def readline(s, timeout=5.0):
-    s.settimeout(timeout)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        c = s.recv(1)
-        if not c:
-            break
-        buf += c
-    return buf
+# connect() and readline() are netclient.py's.
+sys.dont_write_bytecode = True  # the source tree may be read-only
+sys.path.insert(0, os.path.join(os.environ.get("top_srcdir", "."), "tests"))
+from netclient import connect, readline
 
 def eof_within(s, timeout):
     s.settimeout(timeout)
