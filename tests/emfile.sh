@@ -33,15 +33,8 @@ for mode in thread async; do
 
     # Once the flood is gone, a fresh client is served (retry while the
     # server closes the flood's connections).
-    served=1
-    end=$(( $(date +%s) + 15 ))
-    while [ "$(date +%s)" -le "$end" ]; do
-        out=$(printf 'fresh\n' | timeout 5 "$NETTOOL" echo "$SRV_ADDR" --timeout 3 2>/dev/null)
-        if [ "$out" = fresh ]; then
-            served=0
-            break
-        fi
-    done
+    echo_served_within "$SRV_ADDR" 15
+    served=$?
     t_ok $served "$mode: after the flood a fresh echo client is served"
     stop_server
     t_is "$EXIT_STATUS" 0 "$mode: the server exits 0 on SIGTERM"

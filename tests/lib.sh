@@ -135,6 +135,18 @@ stop_server() {
 # Sets REAL_NETTOOL to the real nettool binary (not libtool's wrapper
 # script), for tests that depend on argv[0], and exports the library path
 # the wrapper would have set.
+# echo_served_within ADDR SECS: succeeds once a fresh `nettool echo` client
+# gets its line back from ADDR, trying again for up to SECS seconds (a
+# server may still be closing the connections of a flood).
+echo_served_within() {
+    _end=$(( $(date +%s) + $2 ))
+    while [ "$(date +%s)" -le "$_end" ]; do
+        _out=$(printf 'fresh\n' | timeout 5 "$NETTOOL" echo "$1" --timeout 3 2>/dev/null)
+        [ "$_out" = fresh ] && return 0
+    done
+    return 1
+}
+
 real_nettool() {
     REAL_NETTOOL=$NETTOOL
     if [ "$(head -c 2 "$NETTOOL")" = "#!" ]; then

@@ -244,15 +244,8 @@ if wait_for 10 grep -q 'listening on' "$log"; then
     t_ok $? "emfile -w 2: 200 connections opened and held for 1.5 s"
     [ -n "$ticks" ] && [ "$ticks" -lt "$TCK" ]
     t_ok $? "emfile -w 2: the server does not spin (${ticks:-?} ticks in 1.5 s, CLK_TCK $TCK)"
-    served=1
-    end=$(( $(date +%s) + 15 ))
-    while [ "$(date +%s)" -le "$end" ]; do
-        out=$(printf 'fresh\n' | timeout 5 "$NETTOOL" echo "$SRV_ADDR" --timeout 3 2>/dev/null)
-        if [ "$out" = fresh ]; then
-            served=0
-            break
-        fi
-    done
+    echo_served_within "$SRV_ADDR" 15
+    served=$?
     t_ok $served "emfile -w 2: a fresh client is served after the flood"
     stop_server
     t_is "$EXIT_STATUS" 0 "emfile -w 2: SIGTERM, exit 0"
