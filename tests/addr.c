@@ -1,7 +1,8 @@
 /* addr.c - addresses and sockets: netsrv_addr_parse/format round trips and
  * rejections, mode names, Unix socket paths (stale one replaced, live one
  * refused, other files left alone), inherited sockets ("fd:N", systemd's
- * LISTEN_FDS), bind_and_activate = 0, netsrv_connect errors.
+ * LISTEN_FDS), bind_and_activate = 0, netsrv_connect errors, and the
+ * parser against input ending right before an unmapped page.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -298,6 +300,40 @@ static void test_connect_errors(void)
     is(rc, -EINVAL, "netsrv_connect to a bad address: -EINVAL");
 }
 
+/* Every text is copied to the very end of a page whose successor is
+ * unmapped, so a parser that reads one byte past the terminating NUL
+ * faults at once (under ASan too, and without it). */
+static void test_parse_guard_page(void)
+{
+    static const char *const texts[] = {
+        "", "8", "80", "65535", "65536", "1:", ":1", "localhost:1", "*:1", "[", "[]", "[::1]", "[::1]:",
+        "[::1]:8", "[::1]x", "127.0.0.1:8080", "127.0.0.1:", "unix:", "unix:x", "unix:@",
+        "unix:@n", "fd:", "host:99999", "::1:80", "1.2.3.4:5:6",
+    };
+    long ps = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, (size_t)ps * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!ok(mem != MAP_FAILED && mprotect(mem + ps, (size_t)ps, PROT_NONE) == 0,
+            "guard page for the parser"))
+        return;
+    int parsed = 0, refused = 0;
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        size_t n = strlen(texts[i]) + 1;
+        char *at = mem + ps - n;
+        memcpy(at, texts[i], n);
+        netsrv_addr a;
+        char err[NETSRV_ERRLEN], shown[NETSRV_ADDRSTRLEN];
+        if (netsrv_addr_parse(at, &a, err, sizeof err) == 0) {
+            netsrv_addr_format(&a, shown, sizeof shown);
+            parsed++;
+        } else {
+            refused++;
+        }
+    }
+    ok(parsed > 0 && refused > 0, "%d texts at a page's end parsed or refused without over-read "
+       "(%d parsed, %d refused)", parsed + refused, parsed, refused);
+    munmap(mem, (size_t)ps * 2);
+}
+
 int main(void)
 {
     tu_init(60);
@@ -308,5 +344,6 @@ int main(void)
     test_fd_address();
     test_bind_and_activate();
     test_connect_errors();
+    test_parse_guard_page();
     return done_testing();
 }
