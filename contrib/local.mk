@@ -34,3 +34,6 @@ install-bash-completion:
 uninstall-bash-completion:
 	rm -f '$(DESTDIR)$(bashcompletiondir)/nettool'
 .PHONY: install-bash-completion uninstall-bash-completion
+
+# Cross-check of the AArch64 coroutine switch under qemu-user (.ci/run's last stage).
+EXTRA_DIST += contrib/cross/check-coro-aarch64.sh

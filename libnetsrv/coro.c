@@ -1,6 +1,7 @@
 /* coro.c - coroutine stacks and switching for the async mode.  On x86-64
- * a six-register switch in assembly; elsewhere ucontext, which is slower
- * (a system call per switch) but portable. */
+ * a six-register switch in assembly, on AArch64 a twenty-register one
+ * (x19-x30, d8-d15); elsewhere ucontext, which is slower (a system call
+ * per switch) but portable. */
 #include "config.h"
 #include "coro.h"
 #include <errno.h>
@@ -86,7 +87,23 @@ void netsrv__coro_reset(netsrv__coro *co, void (*fn)(void *), void *arg)
     co->arg = arg;
     co->asan_fake = NULL;
     char *top = (char *)co->stack + page_size() + co->size;
-#ifdef NETSRV_CORO_ASM
+#if defined(NETSRV_CORO_ASM) && defined(__aarch64__)
+    /* The frame netsrv__ctx_switch loads (coro_switch_aarch64.S): 160
+     * bytes, x19..x28, x29, x30, d8..d15 from the bottom up.  x30 is where
+     * its ret goes, netsrv__ctx_start, which calls x19 (coro_boot) with
+     * x20 (co) as argument; x29 0 ends the frame-pointer chain.  The frame
+     * sits right under the page-aligned top, so after the switch pops it
+     * sp is the top itself: 16-byte aligned, as AAPCS64 wants at all
+     * times.  The other slots are zeroed only to start from a known
+     * state. */
+    void **sp = (void **)top - 20;
+    memset(sp, 0, 20 * sizeof *sp);
+    sp[0] = (void *)coro_boot;          /* x19 */
+    sp[1] = co;                         /* x20 */
+    sp[10] = 0;                         /* x29 */
+    sp[11] = (void *)netsrv__ctx_start; /* x30 */
+    co->sp = sp;
+#elif defined(NETSRV_CORO_ASM)
     /* The frame netsrv__ctx_switch pops: r15 r14 r13 r12 rbx rbp, then the
      * return address netsrv__ctx_start, which is entered with rsp 16-byte
      * aligned so its call gives fn the ABI's alignment. */

@@ -7,7 +7,11 @@
 
 #include <stddef.h>
 
-#if defined(__x86_64__) && !defined(NETSRV_CORO_UCONTEXT)
+/* The assembly switch exists for x86-64 (coro_switch_x86_64.S) and
+ * AArch64 (coro_switch_aarch64.S); both files are always built and each
+ * assembles to nothing on the other architecture.  NETSRV_CORO_UCONTEXT
+ * forces the portable fallback (the tests use it to check that path). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(NETSRV_CORO_UCONTEXT)
 #define NETSRV_CORO_ASM 1
 #else
 #include <ucontext.h>

@@ -17,8 +17,16 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/mode_thread.c \
 	libnetsrv/mode_fork.c \
 	libnetsrv/mode_async.c \
-	libnetsrv/coro.c \
-	libnetsrv/coro_switch_x86_64.S
+	libnetsrv/coro.c
+# Only the host's context switch is assembled (coro.h picks ucontext on
+# other machines): an empty object would strip the library's
+# branch-protection marking where a distribution builds with it.
+if CORO_X86_64
+libnetsrv_libnetsrv_la_SOURCES += libnetsrv/coro_switch_x86_64.S
+endif
+if CORO_AARCH64
+libnetsrv_libnetsrv_la_SOURCES += libnetsrv/coro_switch_aarch64.S
+endif
 libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
 libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS)
 pkgconfigdir = $(libdir)/pkgconfig

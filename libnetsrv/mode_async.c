@@ -500,6 +500,10 @@ static int async_serve(netsrv_server *srv, double poll_interval)
     if (!ws)
         return -ENOMEM;
     netsrv__reset_drain(srv);
+    /* A shutdown that came between serve_forever's check of the flag and
+     * the reset above lost its wake-up: the flag tells, so post it again. */
+    if (srv->stop)
+        netsrv_shutdown(srv);
     for (unsigned i = 0; i < n && rc == 0; i++)
         rc = worker_init(&ws[i], srv, (int)i);
     if (rc == 0 && poll_interval > 0 && srv->cfg.hooks.service_actions) {
@@ -531,6 +535,7 @@ static int async_serve(netsrv_server *srv, double poll_interval)
 static int async_handle_one(netsrv_server *srv)
 {
     netsrv__worker w;
+    netsrv__reset_drain(srv); /* as the other modes' handle_request */
     int rc = worker_init(&w, srv, 0);
     if (rc == 0) {
         w.one_shot = 1;

@@ -53,3 +53,10 @@ TESTS += tests/serve_async.sh
 EXTRA_DIST += tests/serve_async.sh
 TESTS += tests/bench.sh
 EXTRA_DIST += tests/bench.sh
+
+# The coroutines of the async mode on their own (contrib/cross/check-coro-aarch64.sh
+# also builds this one for AArch64 under qemu, and for the ucontext fallback).
+check_PROGRAMS += tests/coro.t
+TESTS += tests/coro.t
+tests_coro_t_SOURCES = tests/coro.c tests/tap.h
+tests_coro_t_LDADD = libnetsrv/libnetsrv.la
