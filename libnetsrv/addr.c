@@ -207,8 +207,8 @@ static int connect_one(const netsrv_addr *a, int dgram, double timeout, char *er
     if (dgram && a->ss.ss_family == AF_UNIX) {
         /* A Unix datagram client needs a name of its own to get replies:
          * binding just the family asks Linux for an abstract autobind. */
-        sa_family_t fam = AF_UNIX;
-        if (bind(fd, (struct sockaddr *)&fam, sizeof fam) < 0) {
+        struct sockaddr_un self = { .sun_family = AF_UNIX };
+        if (bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) < 0) {
             rc = -errno;
             close(fd);
             return netsrv__seterr(err, errlen, rc, "bind: %s", netsrv_strerror(rc));

@@ -22,6 +22,13 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(start, end) 0u
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
 #ifdef NETSRV_CORO_ASM
 void netsrv__ctx_switch(void **save_sp, void *load_sp);
 void netsrv__ctx_start(void);
@@ -147,6 +154,8 @@ int netsrv__coro_init(netsrv__coro *co, size_t size, void (*fn)(void *), void *a
     }
     co->stack = mem;
     co->size = size;
+    /* without this, memcheck takes every switch for a wild stack pointer */
+    co->valgrind_id = VALGRIND_STACK_REGISTER((char *)mem + ps, (char *)mem + ps + size);
     netsrv__coro_reset(co, fn, arg);
     return 0;
 }
@@ -154,6 +163,8 @@ int netsrv__coro_init(netsrv__coro *co, size_t size, void (*fn)(void *), void *a
 void netsrv__coro_free(netsrv__coro *co)
 {
     asan_clear(co);
+    if (co->stack)
+        VALGRIND_STACK_DEREGISTER(co->valgrind_id);
     if (co->stack)
         munmap(co->stack, co->size + page_size());
     co->stack = NULL;

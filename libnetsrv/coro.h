@@ -32,6 +32,7 @@ typedef struct netsrv__coro {
     void *asan_fake;
     const void *asan_bottom;
     size_t asan_size;
+    unsigned valgrind_id;  /* the stack as registered with valgrind */
 } netsrv__coro;
 
 /* Maps a stack of size bytes (rounded up to pages) plus a guard page and
