@@ -39,7 +39,8 @@ SH_TESTS = \
 	tests/serve_exec.sh \
 	tests/emfile.sh \
 	tests/completion.sh \
-	tests/install-example.sh
+	tests/install-example.sh \
+	tests/configure.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
 
