@@ -20,26 +20,10 @@
 #include "tap.h"
 #include "testutil.h"
 
-/* A listening TCP socket on 127.0.0.1:0; its port in *port. */
-static int listener(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) < 0)
-        bail_out("listener: %s", strerror(errno));
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static void test_listen_fds(void)
 {
     int p1, p2;
-    int s1 = listener(&p1), s2 = listener(&p2);
+    int s1 = tu_listen_loopback(&p1), s2 = tu_listen_loopback(&p2);
     int h1 = fcntl(s1, F_DUPFD, 100), h2 = fcntl(s2, F_DUPFD, 100);
     close(s1);
     close(s2);
@@ -218,7 +202,7 @@ static void test_unix_paths(void)
 static void test_fd_address(void)
 {
     int port;
-    int fd = listener(&port);
+    int fd = tu_listen_loopback(&port);
     char text[32], want[64], addr[NETSRV_ADDRSTRLEN];
     snprintf(text, sizeof text, "fd:%d", fd);
     snprintf(want, sizeof want, "127.0.0.1:%d", port);
@@ -288,7 +272,7 @@ static void test_bind_and_activate(void)
 static void test_connect_errors(void)
 {
     int port;
-    int fd = listener(&port);
+    int fd = tu_listen_loopback(&port);
     close(fd); /* nothing listens there now */
     char text[64], err[NETSRV_ERRLEN] = "";
     snprintf(text, sizeof text, "127.0.0.1:%d", port);

@@ -168,9 +168,7 @@ static void test_concurrent(netsrv_mode mode, unsigned workers, const char *labe
     enum { N = 50 };
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.max_conns = 64;
     if (workers)
         cfg.workers = workers;
@@ -217,9 +215,7 @@ static void test_shutdown_many(void)
     int created = 0, stopped = 0;
     for (int i = 0; i < N; i++) {
         netsrv_config cfg;
-        netsrv_config_init(&cfg);
-        cfg.address = "127.0.0.1:0";
-        cfg.mode = tu_modes[i % TU_NMODES];
+        tu_config(&cfg, tu_modes[i % TU_NMODES]);
         srvs[i] = tu_create(&cfg, netsrv_handler_find("echo"), NULL);
         if (srvs[i]) {
             created++;
@@ -272,9 +268,7 @@ static void test_close_immediately(void)
 {
     for (int m = 0; m < TU_NMODES; m++) {
         netsrv_config cfg;
-        netsrv_config_init(&cfg);
-        cfg.address = "127.0.0.1:0";
-        cfg.mode = tu_modes[m];
+        tu_config(&cfg, tu_modes[m]);
         double t0 = tu_now();
         netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), NULL);
         netsrv_server_free(srv);
@@ -289,17 +283,10 @@ static void test_close_immediately(void)
 static void test_bind_leak(void)
 {
     /* A port someone else listens on: bind fails even with SO_REUSEADDR. */
-    int busy = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (busy < 0 || bind(busy, (struct sockaddr *)&a, sizeof a) < 0 || listen(busy, 1) < 0 ||
-        getsockname(busy, (struct sockaddr *)&a, &al) < 0)
-        bail_out("cannot make a busy port: %s", strerror(errno));
+    int busyport;
+    int busy = tu_listen_loopback(&busyport);
     char busyaddr[64];
-    snprintf(busyaddr, sizeof busyaddr, "127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(busyaddr, sizeof busyaddr, "127.0.0.1:%d", busyport);
 
     int before = tu_count_fds();
     int failed = 0, inuse = 0, witherr = 0, nulled = 0;

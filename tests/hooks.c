@@ -75,9 +75,7 @@ static void run_script(netsrv_mode mode, struct script *sc, tu_ev *evs, int *nev
     netsrv_handler h = { "script", s_setup, s_handle, s_finish, 0, sc };
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.hooks.handle_error = h_error;
     *nev = 0;
     netsrv_server *srv = tu_create(&cfg, &h, addr);
@@ -149,9 +147,7 @@ static void test_verify(netsrv_mode mode)
         netsrv_config cfg;
         char addr[NETSRV_ADDRSTRLEN];
         tu_ev evs[16];
-        netsrv_config_init(&cfg);
-        cfg.address = "127.0.0.1:0";
-        cfg.mode = mode;
+        tu_config(&cfg, mode);
         cfg.hooks.verify_request = h_verify;
         cfg.hooks.handle_error = h_error;
         cfg.hooks.ctx = &accept;
@@ -201,9 +197,7 @@ static void test_service_actions(void)
 {
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = NETSRV_FORK;
+    tu_config(&cfg, NETSRV_FORK);
     cfg.hooks.service_actions = sa_hook;
     netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (!ok(srv != NULL, "service_actions server"))
@@ -245,9 +239,7 @@ static void test_handle_request(netsrv_mode mode)
     int ret42 = 42;
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.server_timeout = 0.1;
     cfg.hooks.handle_timeout = to_hook;
     cfg.hooks.ctx = &ret42;
@@ -275,9 +267,7 @@ static void test_handle_request(netsrv_mode mode)
     netsrv_server_free(srv);
 
     /* Without a hook: -ETIMEDOUT. */
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.server_timeout = 0.05;
     srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (srv) {
@@ -303,9 +293,7 @@ static void test_eintr(netsrv_mode mode)
 
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (!ok(srv != NULL, "%s: EINTR server", m))
         return;
@@ -326,9 +314,7 @@ static void test_eintr(netsrv_mode mode)
 
     /* handle_request keeps its deadline through EINTR. */
     int ret7 = 7;
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.server_timeout = 0.3;
     cfg.hooks.handle_timeout = to_hook;
     cfg.hooks.ctx = &ret7;
@@ -365,9 +351,7 @@ static void test_shutdown_from_handler(netsrv_mode mode)
     netsrv_handler h = { "stopper", NULL, stop_handle, NULL, 0, NULL };
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN], buf[64] = "";
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     netsrv_server *srv = tu_create(&cfg, &h, addr);
     if (!ok(srv != NULL, "%s: stopper server", m))
         return;
@@ -417,9 +401,7 @@ static void test_shutdown_from_signal(netsrv_mode mode, int from_hook)
 
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     if (from_hook)
         cfg.hooks.service_actions = raise_on_third_turn;
     atomic_store(&sig_turns, 0);
@@ -450,9 +432,7 @@ static void test_threads_reaped(void)
 {
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = NETSRV_THREAD;
+    tu_config(&cfg, NETSRV_THREAD);
     netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (!ok(srv != NULL, "threads-reaped server"))
         return;

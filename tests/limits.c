@@ -35,9 +35,7 @@ static void test_drain_cuts_idle(netsrv_mode mode)
     const char *m = mname(mode);
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN], buf[64] = "";
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.drain = 0.3;
     netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (!ok(srv != NULL, "%s: drain server", m))
@@ -84,9 +82,7 @@ static void test_drain_completes(netsrv_mode mode)
     netsrv_handler h = { "slow", NULL, slow_handle, NULL, 0, NULL };
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN], buf[64] = "";
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.drain = 0.5;
     netsrv_server *srv = tu_create(&cfg, &h, addr);
     if (!ok(srv != NULL, "%s: slow server", m))
@@ -141,9 +137,7 @@ static void test_max_conns(netsrv_mode mode)
     netsrv_handler h = { "count", NULL, count_handle, NULL, 0, NULL };
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN], buf[64];
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.max_conns = 2;
     atomic_store(&cur, 0);
     atomic_store(&peak, 0);
@@ -196,9 +190,7 @@ static void test_per_ip(netsrv_mode mode)
     const char *m = mname(mode);
     netsrv_config cfg;
     char addr[NETSRV_ADDRSTRLEN], buf[64] = "";
-    netsrv_config_init(&cfg);
-    cfg.address = "127.0.0.1:0";
-    cfg.mode = mode;
+    tu_config(&cfg, mode);
     cfg.per_ip = 1;
     netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
     if (!ok(srv != NULL, "%s: per_ip=1 server", m))

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -522,4 +523,26 @@ int tu_count_tasks(void)
             n++;
     closedir(d);
     return n;
+}
+
+void tu_config(netsrv_config *cfg, netsrv_mode mode)
+{
+    netsrv_config_init(cfg);
+    cfg->address = "127.0.0.1:0";
+    cfg->mode = mode;
+}
+
+int tu_listen_loopback(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) < 0)
+        bail_out("loopback listener: %s", strerror(errno));
+    *port = ntohs(a.sin_port);
+    return fd;
 }

@@ -33,6 +33,10 @@ typedef struct tu_srv {
 
 /* Creates a server from cfg with handler; on failure prints a diag line and
  * returns NULL.  addrbuf (NETSRV_ADDRSTRLEN, may be NULL) gets its address. */
+/* Defaults, then 127.0.0.1 port 0 and the given mode: where most tests start. */
+void tu_config(netsrv_config *cfg, netsrv_mode mode);
+/* A listening TCP socket on 127.0.0.1 and a free port (bails out on failure). */
+int tu_listen_loopback(int *port);
 netsrv_server *tu_create(const netsrv_config *cfg, const netsrv_handler *h, char *addrbuf);
 /* Runs serve_forever(srv, poll) in a new thread; returns 0 or -errno. */
 int tu_start(tu_srv *t, netsrv_server *srv, double poll);
