@@ -26,6 +26,9 @@ extern "C" {
 #define NETSRV_ADDRSTRLEN 128
 /* Size of the error-text buffers the create/parse calls fill. */
 #define NETSRV_ERRLEN 256
+/* Smallest coroutine stack (netsrv_config.stack_size) the async mode takes;
+ * a smaller one is refused with -EINVAL, never silently raised. */
+#define NETSRV_STACK_MIN (16 * 1024)
 
 typedef struct netsrv_server netsrv_server;
 typedef struct netsrv_request netsrv_request;
