@@ -15,6 +15,7 @@ void netsrv_config_init(netsrv_config *cfg)
     cfg->reuse_address = 1;
     cfg->nodelay = 1;
     cfg->drain = -1;
+    cfg->linger = 5;
     cfg->block_on_close = 1;
     cfg->max_packet = 65535;
     cfg->rbufsize = 65536;

@@ -7,44 +7,44 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-const void *netsrv_packet(const netsrv_request *req, size_t *len)
+const void *netsrv_packet(const netsrv_conn *c, size_t *len)
 {
-    if (!req->dgram) {
+    if (!c->dgram) {
         *len = 0;
         return NULL;
     }
-    *len = req->rlen;
-    return req->rbuf;
+    *len = c->rlen;
+    return c->rbuf;
 }
 
-int netsrv_reply(netsrv_request *req, const void *buf, size_t len)
+int netsrv_reply(netsrv_conn *c, const void *buf, size_t len)
 {
-    if (!req->dgram)
+    if (!c->dgram)
         return -ENOTSOCK;
     for (;;) {
-        ssize_t n = sendto(req->fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)&req->peer.ss,
-                           req->peer.len);
+        ssize_t n = sendto(c->fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)&c->peer.ss,
+                           c->peer.len);
         if (n >= 0)
             break;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int r = netsrv__wait(req, req->fd, POLLOUT, 1);
+            int r = netsrv__conn_wait(c, POLLOUT);
             if (r < 0)
                 return r;
             continue;
         }
         return -errno;
     }
-    req->replied = 1;
+    c->replied = 1;
     return 0;
 }
 
-void netsrv__dgram_end(netsrv_request *req)
+void netsrv__dgram_end(netsrv_conn *c)
 {
-    if (req->wrote && !req->replied && req->peer.len > 0) {
-        int r = netsrv_reply(req, req->wbuf, req->wlen);
-        if (r < 0)
-            netsrv__report(req->srv, req, &req->peer, r);
+    if (c->wrote && !c->replied && c->peer.len > 0) {
+        int r = netsrv_reply(c, c->wbuf, c->wlen);
+        if (r < 0 && c->srv)
+            netsrv__report(c->srv, c, &c->peer, r);
     }
 }

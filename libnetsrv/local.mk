@@ -1,16 +1,20 @@
 # libnetsrv/local.mk - the library: public header, private header, sources.
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
-noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/coro.h
+noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h
 libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/error.c \
 	libnetsrv/addr.c \
 	libnetsrv/clock.c \
 	libnetsrv/config.c \
+	libnetsrv/loop.c \
+	libnetsrv/task.c \
+	libnetsrv/conn.c \
+	libnetsrv/stream.c \
 	libnetsrv/server.c \
 	libnetsrv/listen.c \
+	libnetsrv/accept.c \
 	libnetsrv/request.c \
-	libnetsrv/stream.c \
 	libnetsrv/dgram.c \
 	libnetsrv/spawn.c \
 	libnetsrv/mode_sync.c \

@@ -1,16 +1,20 @@
 /* mode_thread.c - a thread per request, at most max_conns at once (the
- * serving loop stops accepting at the cap).  Ended threads queue
+ * serving loop stops accepting at the cap).  Requests use blocking
+ * sockets, so a message costs a recv and a send, no poll; the drain
+ * deadline reaches a thread blocked in recv by shutting its socket (and
+ * its eventfd, for a thread in sleep or waitpid).  Ended threads queue
  * themselves for joining and wake the loop, so none is left unjoined
  * (socketserver's bpo-37193/31233). */
 #include "config.h"
 #include "netsrv_int.h"
 #include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define THREAD_STACK (256 * 1024)
 
-static void unlink_req(netsrv_request **head, netsrv_request *req)
+static void unlink_req(netsrv__req **head, netsrv__req *req)
 {
     for (; *head; head = &(*head)->next)
         if (*head == req) {
@@ -21,9 +25,9 @@ static void unlink_req(netsrv_request **head, netsrv_request *req)
 
 static void *thread_main(void *arg)
 {
-    netsrv_request *req = arg;
-    netsrv_server *srv = req->srv;
-    netsrv__request_run(req);
+    netsrv__req *req = arg;
+    netsrv_server *srv = req->conn.srv;
+    netsrv__task_run_here(&req->task);
     pthread_mutex_lock(&srv->lock);
     unlink_req(&srv->threads, req);
     req->next = srv->done;
@@ -34,10 +38,13 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static void thread_process(netsrv_server *srv, netsrv_request *req)
+static void thread_process(netsrv_server *srv, netsrv__req *req)
 {
     pthread_attr_t attr;
     sigset_t all, old;
+    netsrv__req_task(req, NULL);
+    netsrv_task_ref(&req->task); /* the server's, given back after the join */
+    req->conn.fd_lock = &srv->lock;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
     /* Workers block every signal: signals go to the application's own
@@ -54,10 +61,11 @@ static void thread_process(netsrv_server *srv, netsrv_request *req)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        netsrv__report(srv, req, &req->peer, -rc);
-        close(req->fd);
-        netsrv__ip_release(srv, &req->ip);
-        netsrv__request_free(req);
+        /* Only this request is dropped: a datagram's socket is the
+         * server's own and stays open. */
+        netsrv__report(srv, &req->conn, &req->conn.peer, -rc);
+        req->conn.fd_lock = NULL;
+        netsrv__req_drop(req);
         atomic_fetch_sub(&srv->active, 1);
     }
 }
@@ -65,15 +73,50 @@ static void thread_process(netsrv_server *srv, netsrv_request *req)
 static void thread_collect(netsrv_server *srv)
 {
     pthread_mutex_lock(&srv->lock);
-    netsrv_request *done = srv->done;
+    netsrv__req *done = srv->done;
     srv->done = NULL;
     pthread_mutex_unlock(&srv->lock);
     while (done) {
-        netsrv_request *next = done->next;
+        netsrv__req *next = done->next;
         pthread_join(done->tid, NULL);
-        netsrv__request_free(done);
+        netsrv__task_unref(&done->task);
         done = next;
     }
+}
+
+static void thread_drain(netsrv_server *srv, double deadline)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (netsrv__req *r = srv->threads; r; r = r->next)
+        if (deadline < r->cut_at)
+            r->cut_at = deadline;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Past its deadline a request is cut off: its waits fail from now on, and
+ * a recv or send it is blocked in returns at once, because the socket is
+ * shut.  The lock keeps the fd from being closed and reused meanwhile. */
+static double thread_enforce(netsrv_server *srv)
+{
+    double next = NETSRV__INF, now = 0;
+    pthread_mutex_lock(&srv->lock);
+    for (netsrv__req *r = srv->threads; r; r = r->next) {
+        if (r->cut_at >= NETSRV__INF)
+            continue;
+        if (!now)
+            now = netsrv__now();
+        if (r->cut_at > now) {
+            if (r->cut_at < next)
+                next = r->cut_at;
+            continue;
+        }
+        r->cut_at = NETSRV__INF;
+        netsrv__task_cancel(&r->task);
+        if (!r->conn.dgram && r->conn.fd >= 0)
+            shutdown(r->conn.fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return next;
 }
 
 static int running(netsrv_server *srv)
@@ -84,14 +127,17 @@ static int running(netsrv_server *srv)
     return any;
 }
 
-/* Requests have seen the drain eventfd and end by their own deadline;
- * this waits for them (until deadline when not blocking on close, and in
- * any case before the server is freed: see netsrv_server_free). */
+/* Waits for the requests in flight, cutting each off at its drain
+ * deadline, until deadline (in any case before the server is freed: see
+ * netsrv_server_free). */
 static void thread_close(netsrv_server *srv, double deadline)
 {
     while (running(srv)) {
-        int ms = netsrv__ms_until(deadline);
-        if (ms == 0)
+        double until = thread_enforce(srv);
+        if (deadline < until)
+            until = deadline;
+        int ms = netsrv__ms_until(until);
+        if (ms == 0 && netsrv__now() >= deadline)
             break;
         struct pollfd p = { .fd = srv->wakefd, .events = POLLIN };
         if (poll(&p, 1, ms) > 0) {
@@ -107,5 +153,8 @@ static void thread_close(netsrv_server *srv, double deadline)
 const netsrv__mode_ops netsrv__mode_thread = {
     .process = thread_process,
     .collect = thread_collect,
+    .drain = thread_drain,
+    .enforce = thread_enforce,
     .close = thread_close,
+    .blocking = 1,
 };

@@ -31,7 +31,17 @@ extern "C" {
 #define NETSRV_STACK_MIN (16 * 1024)
 
 typedef struct netsrv_server netsrv_server;
-typedef struct netsrv_request netsrv_request;
+/* A connection with a buffered stream on it.  Every stream call below
+ * (read, readline, write, printf, flush, sleep...) takes one. */
+typedef struct netsrv_conn netsrv_conn;
+/* A server's request is the connection (or datagram) it took: a
+ * netsrv_request is a netsrv_conn, so handlers and clients share the
+ * stream calls. */
+typedef struct netsrv_conn netsrv_request;
+/* A task: code written in blocking style.  A request's handler runs as
+ * one; in async mode it is a coroutine on an event loop, elsewhere the
+ * thread (or process) that runs the request. */
+typedef struct netsrv_task netsrv_task;
 
 /* ---------------------------------------------------------------- errors */
 
@@ -64,6 +74,38 @@ int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_
 /* Number of sockets passed the systemd way (LISTEN_PID/LISTEN_FDS) to this
  * process, starting at fd 3; 0 when none.  unset clears the variables. */
 int netsrv_listen_fds(int unset);
+
+/* ----------------------------------------------------------- tasks, waits */
+
+/* Seconds on a monotonic clock: the time base of every deadline. */
+double netsrv_now(void);
+
+/* Why netsrv_wait returned. */
+#define NETSRV_WAIT_READY 1   /* the fd is ready */
+#define NETSRV_WAIT_TIMEOUT 2 /* the deadline passed */
+#define NETSRV_WAIT_WOKEN 3   /* netsrv_task_wake() was called for the task */
+#define NETSRV_WAIT_DRAINED 4 /* the server's drain deadline passed: the task
+                                 must end; every later wait says so too */
+
+/* Waits, as the calling task, until fd (< 0: none) is ready for events
+ * (POLLIN and/or POLLOUT), the deadline (netsrv_now() seconds; <= 0: none)
+ * passes, the task is woken, or its drain deadline passes.  Other tasks of
+ * the loop run meanwhile.  Returns a NETSRV_WAIT_* reason or a negative
+ * errno.  Wake-ups sent while the task was busy are not lost: the next
+ * wait returns NETSRV_WAIT_WOKEN at once (several collapse into one).
+ * Outside any task it is a plain poll (ready or timed out). */
+int netsrv_wait(int fd, short events, double deadline);
+
+/* The calling task, or NULL outside any. */
+netsrv_task *netsrv_task_self(void);
+/* Wakes t's current or next netsrv_wait.  Safe from any thread (another
+ * loop's task, a thread of the application), as long as the caller holds
+ * a reference to t; never from a signal handler. */
+void netsrv_task_wake(netsrv_task *t);
+/* References keep a task's memory alive for wakers after it ended (a
+ * wake of an ended task does nothing).  The task's own run holds one. */
+void netsrv_task_ref(netsrv_task *t);
+void netsrv_task_unref(netsrv_task *t);
 
 /* ---------------------------------------------------------------- handlers */
 
@@ -130,8 +172,13 @@ typedef struct netsrv_config {
                              socket) and "systemd" (the first LISTEN_FDS one) */
     int dgram;            /* UDP / Unix datagram instead of TCP / Unix stream */
     netsrv_mode mode;
-    unsigned max_conns;   /* concurrent requests in thread/fork mode; at the
-                             cap accepting pauses until a slot frees */
+    unsigned max_conns;   /* requests in flight at once, in every mode; at
+                             the cap accepting pauses until a slot frees and
+                             datagrams are dropped (and counted).  0: the
+                             mode's default: sync 1, thread 256, fork 64,
+                             async (vm.max_map_count - 1024) / 2, since each
+                             coroutine stack is two memory mappings
+                             (32,253 with Linux's default 65,530) */
     unsigned per_ip;      /* concurrent connections from one IP (0: no cap);
                              past it a client is closed at once */
     int backlog;          /* listen() backlog; default SOMAXCONN */
@@ -146,6 +193,12 @@ typedef struct netsrv_config {
     double server_timeout;/* how long netsrv_handle_request waits; 0 forever */
     double drain;         /* after shutdown, how long requests in flight may
                              go on before they are cut off; < 0: no limit */
+    double linger;        /* closing with unread input: the output side is
+                             shut and input drained and dropped for at most
+                             this many seconds (and 1 MiB) before close, so
+                             the peer gets the whole reply instead of a
+                             reset (nginx's lingering close); default 5,
+                             0: close at once */
     int block_on_close;   /* netsrv_server_close waits for threads/children;
                              default 1 */
     size_t max_packet;    /* largest datagram taken; longer ones are dropped
@@ -158,7 +211,8 @@ typedef struct netsrv_config {
     /* async mode */
     unsigned workers;     /* event loops, each in its own thread; default 1 */
     size_t stack_size;    /* coroutine stack per request; default 64 KiB,
-                             below it a guard page stops an overflow */
+                             at least NETSRV_STACK_MIN; below it a guard
+                             page stops an overflow */
 } netsrv_config;
 
 /* Fills *cfg with the defaults above (address "127.0.0.1:7000", sync). */
@@ -201,6 +255,15 @@ void netsrv_shutdown(netsrv_server *srv);
 /* Number of requests in flight (threads or children alive). */
 unsigned netsrv_server_active(const netsrv_server *srv);
 
+/* Counters since the server was created. */
+typedef struct netsrv_stats {
+    unsigned long long served;  /* requests taken (connections, datagrams) */
+    unsigned long long refused; /* clients refused: per_ip, verify_request */
+    unsigned long long dropped; /* datagrams dropped at max_conns */
+    unsigned active;            /* requests in flight now */
+} netsrv_stats;
+void netsrv_server_stats(const netsrv_server *srv, netsrv_stats *out);
+
 /* Closes the listener (and unlinks its Unix path), then, when
  * block_on_close, waits for requests in flight: up to drain seconds after
  * the shutdown, after which the rest are cut off.  Idempotent. */
@@ -230,8 +293,17 @@ void netsrv_request_set_timeout(netsrv_request *req, double seconds);
 ssize_t netsrv_read(netsrv_request *req, void *buf, size_t len);
 /* Reads up to and including '\n', at most len bytes (no NUL is added: lines
  * may hold NUL bytes).  A result without a trailing '\n' means either end
- * of stream or a line longer than len (like Python's readline(limit)). */
+ * of stream or a line longer than len (like Python's readline(limit));
+ * netsrv_getline tells which. */
 ssize_t netsrv_readline(netsrv_request *req, void *buf, size_t len);
+
+/* How netsrv_getline's line ended. */
+#define NETSRV_LINE_END 0  /* with '\n' (included in the bytes) */
+#define NETSRV_LINE_LONG 1 /* len bytes and no '\n' yet: the rest of the line
+                              comes with the next call */
+#define NETSRV_LINE_EOF 2  /* end of stream before a '\n' (0 bytes: no line) */
+/* As netsrv_readline, and *how says how the line ended. */
+ssize_t netsrv_getline(netsrv_conn *c, void *buf, size_t len, int *how);
 /* Reads exactly len bytes: returns len, 0 at end of stream before any
  * byte, -EPIPE at end of stream after some, or a negative errno. */
 ssize_t netsrv_read_exact(netsrv_request *req, void *buf, size_t len);
@@ -254,7 +326,10 @@ int netsrv_flush(netsrv_request *req);
 /* Flushes, then half-closes the output (the peer reads end of stream). */
 int netsrv_shutdown_write(netsrv_request *req);
 
-/* Sleeps seconds without holding up other requests of the server. */
+/* Sleeps seconds without holding up other requests of the server.
+ * Returns 0, or -ETIMEDOUT when the request's time limit
+ * (cfg.request_timeout) ends it early, -ECANCELED when the drain
+ * deadline does. */
 int netsrv_sleep(netsrv_request *req, double seconds);
 
 /* Runs argv[0] (searched in PATH) with the connection as its stdin and
@@ -262,7 +337,11 @@ int netsrv_sleep(netsrv_request *req, double seconds);
  * The request keeps its own copy of the socket until it ends.  Returns
  * the pid or a negative errno. */
 pid_t netsrv_spawn(netsrv_request *req, char *const argv[]);
-/* Waits for a child started by netsrv_spawn; *status as waitpid's. */
+/* Waits for a child started by netsrv_spawn; *status as waitpid's.  When
+ * the request's time limit or the drain deadline comes first, the child
+ * gets SIGTERM, one second later SIGKILL, and is reaped; the call then
+ * returns -ETIMEDOUT or -ECANCELED (with *status filled).  Never blocks
+ * other requests of an async loop. */
 int netsrv_waitpid(netsrv_request *req, pid_t pid, int *status);
 
 /* Datagram requests: the packet (also readable with netsrv_read), its

@@ -1,41 +1,112 @@
 /* netsrv_int.h - private structures and the calls the library's files share.
  * Nothing here is installed; names carry the second prefix netsrv__ so a
- * reader sees at a glance what is not API. */
+ * reader sees at a glance what is not API.  Three layers: tasks and loops
+ * (task.h), the connection stream (struct netsrv_conn), servers on top. */
 #ifndef NETSRV_INT_H
 #define NETSRV_INT_H
 
 #include "netsrv.h"
+#include "task.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <poll.h>
 
-#define NETSRV__INF 1e300
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
-/* One concurrency mode: how a request accepted by the serving loop runs,
- * and how the loop learns that running requests have ended. */
+/* ---- the connection stream ---- */
+
+/* At close, unread input is drained for at most this many bytes (and
+ * cfg.linger seconds) so the peer gets the whole reply, not a reset. */
+#define NETSRV__LINGER_BYTES (1u << 20)
+
+struct netsrv_conn {
+    int fd;                    /* the socket; a datagram request's is the server's */
+    int dgram;
+    int blocking;              /* a blocking socket: recv/send wait themselves,
+                                  bounded by SO_RCVTIMEO/SO_SNDTIMEO */
+    int sock_timeo_ms;         /* what those are set to (0: none) */
+    netsrv_task *task;         /* whose waits this connection's calls make */
+    netsrv_server *srv;        /* the server that took it; NULL: a client's */
+    pthread_mutex_t *fd_lock;  /* held while fd is given up, so that another
+                                  thread cutting it off never hits a reused
+                                  number (thread mode) */
+    netsrv_addr peer;
+    double timeout;            /* idle timeout, seconds, 0 none */
+    double end_deadline;       /* whole-request deadline, NETSRV__INF none */
+    double linger;             /* at close: seconds to drain unread input */
+    size_t rbufsize, wbufsize, max_packet;
+    /* input */
+    char *rbuf;
+    size_t rcap, rpos, rlen;
+    int eof;
+    int rdrained;              /* the last recv emptied the socket */
+    /* output */
+    char *wbuf;
+    size_t wcap, wlen;
+    int wrote;                 /* datagram: something was written */
+    int replied;               /* datagram: netsrv_reply was called */
+};
+
+/* conn.c */
+void netsrv__conn_init(netsrv_conn *c, int fd, int dgram, netsrv_task *task);
+/* Ends the connection: flush, lingering close of a stream (or a datagram's
+ * reply), close.  Idempotent. */
+void netsrv__conn_close(netsrv_conn *c);
+/* Frees the buffers (not c). */
+void netsrv__conn_fini(netsrv_conn *c);
+/* Waits for the socket (POLLIN/POLLOUT) within the idle and whole-request
+ * timeouts: 0 ready, -ETIMEDOUT, -ECANCELED (drained), -errno. */
+int netsrv__conn_wait(netsrv_conn *c, short events);
+/* Before a recv/send on a blocking socket: keeps SO_RCVTIMEO/SO_SNDTIMEO
+ * within the whole-request deadline. */
+void netsrv__conn_arm(netsrv_conn *c);
+/* The socket's own timeouts (blocking sockets), seconds, 0 none. */
+void netsrv__conn_set_sock_timeout(netsrv_conn *c, double seconds);
+/* Input buffer: from the loop's cache on a loop, else malloc. */
+char *netsrv__conn_rbuf(netsrv_conn *c);
+/* Gives back memory an idle connection does not need (loop tasks). */
+void netsrv__conn_idle(netsrv_conn *c);
+/* Why a blocking socket's recv/send failed, once it has. */
+int netsrv__conn_io_error(netsrv_conn *c, int err);
+
+/* stream.c */
+int netsrv__flush_quiet(netsrv_conn *c);
+
+/* dgram.c */
+void netsrv__dgram_end(netsrv_conn *c);
+
+/* ---- servers ---- */
+
+struct netsrv__req;
+
+/* One concurrency mode: how a request taken by the serving loop runs, how
+ * the loop learns that running requests have ended, and how requests of a
+ * run that was shut down are cut off at their drain deadline. */
 typedef struct netsrv__mode_ops {
     /* Runs or hands off req; owns it from here on. */
-    void (*process)(netsrv_server *srv, netsrv_request *req);
-    /* Reaps ended threads/children; blocking waits for at least one. */
+    void (*process)(netsrv_server *srv, struct netsrv__req *req);
+    /* Reaps ended threads/children. */
     void (*collect)(netsrv_server *srv);
     /* Adds the fds whose readiness means "a request ended" (pidfds). */
     int (*pollfds)(netsrv_server *srv, struct pollfd *pfd, int max);
-    /* At close: waits for requests in flight until deadline, then cuts
-     * off the rest. */
+    /* The requests in flight get their drain deadline (the earlier wins). */
+    void (*drain)(netsrv_server *srv, double deadline);
+    /* Cuts off the requests past their deadline; returns the next one. */
+    double (*enforce)(netsrv_server *srv);
+    /* At close: waits for requests in flight until deadline. */
     void (*close)(netsrv_server *srv, double deadline);
     /* Modes with a loop of their own (async) replace the serving loop. */
     int (*serve)(netsrv_server *srv, double poll_interval);
     int (*handle_one)(netsrv_server *srv);
+    int blocking;              /* its requests use blocking sockets */
 } netsrv__mode_ops;
 
 extern const netsrv__mode_ops netsrv__mode_sync;
 extern const netsrv__mode_ops netsrv__mode_thread;
 extern const netsrv__mode_ops netsrv__mode_fork;
 extern const netsrv__mode_ops netsrv__mode_async;
-
-struct netsrv__task;
 
 /* Concurrent connections per client IP (only IPv4/IPv6 stream clients). */
 typedef struct netsrv__ipkey {
@@ -52,10 +123,30 @@ typedef struct netsrv__ipcount {
 #define NETSRV__IPBUCKETS 64
 
 typedef struct netsrv__child {
-    pid_t pid;
-    int pidfd; /* -1 when the kernel has no pidfd_open */
+    pid_t pid;                 /* also its process group: the child leads one */
+    int pidfd;                 /* -1 when the kernel has no pidfd_open */
     netsrv__ipkey ip;
+    double cut_at;             /* drain deadline, NETSRV__INF none */
+    int signalled;             /* 0, SIGTERM or SIGKILL sent */
 } netsrv__child;
+
+/* A request: the connection the server took, the task that runs its
+ * handler, and the server's bookkeeping.  netsrv_request is its conn. */
+typedef struct netsrv__req {
+    netsrv_conn conn;
+    netsrv_task task;
+    netsrv__ipkey ip;
+    double cut_at;             /* thread mode: the drain deadline */
+    int rc;                    /* the handler's result (a fork child's status) */
+    pthread_t tid;
+    struct netsrv__req *next;  /* thread mode lists */
+    void *state;
+} netsrv__req;
+
+static inline netsrv__req *netsrv__req_of(const netsrv_conn *c)
+{
+    return container_of(c, netsrv__req, conn);
+}
 
 struct netsrv_server {
     netsrv_config cfg;
@@ -70,54 +161,27 @@ struct netsrv_server {
     dev_t unix_dev;
     ino_t unix_ino;
     int wakefd;                /* eventfd: wakes the serving loop */
-    int drainfd;               /* eventfd: readable once a shutdown began */
+    int drainfd;               /* eventfd: a shutdown was asked (also from a
+                                  fork child); sync requests watch it */
     int sparefd;               /* reserve fd for EMFILE on accept */
-    volatile sig_atomic_t stop;/* shutdown asked */
+    atomic_int stop;           /* shutdown asked (lock-free: signal-safe) */
     int in_child;              /* this process is a fork-mode child */
     atomic_uint active;        /* requests in flight */
+    atomic_ulong dropped;      /* datagrams dropped at the cap */
+    atomic_ulong refused;      /* clients refused (per_ip, verify_request) */
+    atomic_ulong served;       /* requests taken */
     pthread_mutex_t lock;      /* guards the lists below */
     netsrv__ipcount *ipcounts[NETSRV__IPBUCKETS];
-    netsrv_request *threads;   /* thread mode: running requests */
-    netsrv_request *done;      /* thread mode: ended, to be joined */
+    netsrv__req *threads;      /* thread mode: running requests */
+    netsrv__req *done;         /* thread mode: ended, to be joined */
     netsrv__child *children;   /* fork mode */
     unsigned nchildren, capchildren;
     char *pktbuf;              /* datagram receive buffer, max_packet + 1 */
 };
 
-struct netsrv_request {
-    netsrv_server *srv;
-    int fd;                    /* the connection, or the server's datagram socket */
-    int dgram;
-    netsrv_addr peer;
-    netsrv__ipkey ip;
-    double timeout;            /* idle timeout, seconds, 0 none */
-    double end_deadline;       /* request_timeout as a monotonic deadline */
-    int draining;              /* noticed the server's shutdown */
-    double drain_deadline;     /* monotonic; NETSRV__INF without one */
-    /* input */
-    char *rbuf;
-    size_t rcap, rpos, rlen;
-    int eof;
-    int rdrained;              /* the last recv emptied the socket */
-    /* output */
-    char *wbuf;
-    size_t wcap, wlen;
-    int wrote;                 /* datagram: something was written */
-    int replied;               /* datagram: netsrv_reply was called */
-    void *state;
-    struct netsrv__task *task; /* async mode: the request's coroutine */
-    /* thread mode */
-    pthread_t tid;
-    netsrv_request *next;
-};
-
 /* error.c */
 int netsrv__seterr(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* clock.c */
-double netsrv__now(void);
-int netsrv__ms_until(double deadline);
 
 /* addr.c */
 int netsrv__ipkey_of(const netsrv_addr *a, netsrv__ipkey *k);
@@ -131,52 +195,27 @@ void netsrv__listen_close(netsrv_server *srv);
 int netsrv__listen_clone(netsrv_server *srv);
 int netsrv__set_nonblock(int fd, int on);
 
+/* accept.c: the one way every mode takes a client or a datagram. */
+#define NETSRV__TAKEN 1        /* *out is a new request */
+#define NETSRV__AGAIN 0        /* nothing there now */
+#define NETSRV__SKIPPED 2      /* one was refused or dropped: try again */
+#define NETSRV__PAUSE 3        /* at max_conns or out of descriptors: stop
+                                  watching the listener for a while */
+int netsrv__take(netsrv_server *srv, int lfd, char *pktbuf, int *sparefd, netsrv__req **out);
+
 /* server.c */
-/* Admits an accepted stream connection: per-IP cap, verify_request,
- * socket options.  Returns the new request (counted in srv->active), or
- * NULL when the client was refused (fd closed). */
-netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer);
-/* The same for a datagram of n bytes in data; n > max_packet is refused
- * and reported. */
-netsrv_request *netsrv__admit_dgram(netsrv_server *srv, int fd, netsrv_addr *peer,
-                                    const void *data, size_t n);
-/* EMFILE on accept: drops the pending client using the reserve fd. */
-void netsrv__refuse_with_spare(int lfd, int *sparefd);
-void netsrv__reset_drain(netsrv_server *srv);
 void netsrv__report(netsrv_server *srv, netsrv_request *req,
                     const netsrv_addr *peer, int err);
 void netsrv__wake(netsrv_server *srv);
+int netsrv__ip_acquire(netsrv_server *srv, const netsrv__ipkey *k);
 void netsrv__ip_release(netsrv_server *srv, const netsrv__ipkey *k);
 
 /* request.c */
-netsrv_request *netsrv__request_new(netsrv_server *srv, int fd,
-                                    const netsrv_addr *peer, int dgram);
-void netsrv__request_free(netsrv_request *req);
-/* Runs setup/handle/finish and ends the request (flush, close); returns the
- * first error or 0.  Does not free req. */
-int netsrv__request_run(netsrv_request *req);
-/* Ends a request: flush, half-close, close (or send a datagram's reply),
- * and give back its per-IP count.  Does not free req. */
-void netsrv__request_close(netsrv_request *req);
-/* Waits until fd is ready for events (0), the idle timeout (-ETIMEDOUT) or
- * the drain deadline passed (-ECANCELED).  idle: apply the idle timeout. */
-int netsrv__wait(netsrv_request *req, int fd, short events, int idle);
-/* The server began shutting down: the request gets cfg.drain seconds. */
-void netsrv__request_drain(netsrv_request *req);
-
-/* mode_async.c */
-/* Parks the running coroutine until fd is ready (1) or deadline passed /
- * the task was woken (0).  Returns a negative errno on failure. */
-int netsrv__task_wait(netsrv_request *req, int fd, short events, double deadline);
-/* Gives back memory an idle async request does not need. */
-void netsrv__task_idle(netsrv_request *req);
-/* An input buffer of cfg.rbufsize bytes for an async request. */
-char *netsrv__task_rbuf(netsrv_request *req);
-
-/* stream.c */
-int netsrv__flush_quiet(netsrv_request *req);
-
-/* dgram.c */
-void netsrv__dgram_end(netsrv_request *req);
+netsrv__req *netsrv__req_new(netsrv_server *srv, int fd, const netsrv_addr *peer, int dgram);
+/* Makes req's task a task of loop (NULL: blocking) that runs the handler;
+ * the task's last reference frees req. */
+void netsrv__req_task(netsrv__req *req, netsrv__loop *loop);
+/* A request that never ran: closed, its per-IP count given back, freed. */
+void netsrv__req_drop(netsrv__req *req);
 
 #endif /* NETSRV_INT_H */

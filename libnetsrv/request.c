@@ -1,7 +1,7 @@
-/* request.c - one request's life (setup, handle, finish, close) and the
- * single place where a request waits for its socket.  Every blocking
- * stream call goes through netsrv__wait, which is what lets another mode
- * replace blocking waits without touching handler code. */
+/* request.c - one request's life: a connection the server took, a task
+ * that runs setup, handle and finish on it, then the connection's close.
+ * Which task (a coroutine on a loop, or the thread or process that runs
+ * it) is the mode's choice; nothing here depends on it. */
 #include "config.h"
 #include "netsrv_int.h"
 #include <errno.h>
@@ -10,151 +10,118 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-netsrv_request *netsrv__request_new(netsrv_server *srv, int fd, const netsrv_addr *peer,
-                                    int dgram)
+netsrv__req *netsrv__req_new(netsrv_server *srv, int fd, const netsrv_addr *peer, int dgram)
 {
     size_t ss = srv->handler.state_size;
     /* The state lives right after the request, aligned for any type. */
-    size_t head = (sizeof(netsrv_request) + 15) & ~(size_t)15;
-    netsrv_request *req = calloc(1, head + ss);
+    size_t head = (sizeof(netsrv__req) + 15) & ~(size_t)15;
+    netsrv__req *req = calloc(1, head + ss);
     if (!req)
         return NULL;
-    req->srv = srv;
-    req->fd = fd;
-    req->dgram = dgram;
-    req->peer = *peer;
-    req->timeout = srv->cfg.timeout;
-    req->drain_deadline = NETSRV__INF;
-    req->end_deadline = srv->cfg.request_timeout > 0 ? netsrv__now() + srv->cfg.request_timeout
-                                                     : NETSRV__INF;
+    netsrv_conn *c = &req->conn;
+    netsrv__conn_init(c, fd, dgram, &req->task);
+    c->srv = srv;
+    c->peer = *peer;
+    c->timeout = srv->cfg.timeout;
+    c->linger = srv->cfg.linger;
+    c->rbufsize = srv->cfg.rbufsize;
+    c->wbufsize = srv->cfg.wbufsize;
+    c->max_packet = srv->cfg.max_packet;
+    c->end_deadline = srv->cfg.request_timeout > 0 ? netsrv__now() + srv->cfg.request_timeout
+                                                   : NETSRV__INF;
+    /* A datagram request answers on the server's own socket, which stays
+     * non-blocking for everyone else. */
+    c->blocking = !dgram && srv->ops->blocking;
+    if (c->blocking && c->timeout > 0)
+        netsrv__conn_set_sock_timeout(c, c->timeout);
+    req->cut_at = NETSRV__INF;
     req->state = ss ? (char *)req + head : NULL;
     return req;
 }
 
-void netsrv__request_free(netsrv_request *req)
+static void req_end_conn(netsrv__req *req)
 {
-    if (!req)
-        return;
-    free(req->rbuf);
-    free(req->wbuf);
-    free(req);
+    netsrv__conn_close(&req->conn);
+    netsrv__ip_release(req->conn.srv, &req->ip);
+    req->ip.valid = 0;
 }
 
-/* socketserver's shutdown_request: flush what is left (a peer that went
- * away is no error here, bpo-14574), half-close so the peer sees end of
- * stream, close. */
-static void end_request(netsrv_request *req)
+static void req_main(netsrv_task *t)
 {
-    if (req->dgram) {
-        netsrv__dgram_end(req);
-        return;
-    }
-    netsrv__flush_quiet(req);
-    shutdown(req->fd, SHUT_WR);
-    close(req->fd);
-    req->fd = -1;
-}
-
-int netsrv__request_run(netsrv_request *req)
-{
-    netsrv_server *srv = req->srv;
+    netsrv__req *req = container_of(t, netsrv__req, task);
+    netsrv_conn *c = &req->conn;
+    netsrv_server *srv = c->srv;
     const netsrv_handler *h = &srv->handler;
     int rc = 0;
     if (h->setup)
-        rc = h->setup(req);
+        rc = h->setup(c);
     if (rc >= 0) {
-        rc = h->handle(req);
+        rc = h->handle(c);
         if (h->finish)
-            h->finish(req);
+            h->finish(c);
     }
     if (rc < 0)
-        netsrv__report(srv, req, &req->peer, rc);
-    netsrv__request_close(req);
-    return rc < 0 ? rc : 0;
+        netsrv__report(srv, c, &c->peer, rc);
+    req->rc = rc;
+    req_end_conn(req);
 }
 
-void netsrv__request_close(netsrv_request *req)
+static void req_abort(netsrv_task *t, int err)
 {
-    end_request(req);
-    netsrv__ip_release(req->srv, &req->ip);
+    netsrv__req *req = container_of(t, netsrv__req, task);
+    if (err)
+        netsrv__report(req->conn.srv, &req->conn, &req->conn.peer, err);
+    req->conn.linger = 0; /* nothing was read, nothing answered */
+    req_end_conn(req);
 }
 
-/* The server's shutdown has begun (its drain eventfd became readable):
- * from now on the request has cfg.drain seconds to finish. */
-void netsrv__request_drain(netsrv_request *req)
+static void req_free(netsrv_task *t)
 {
-    if (req->draining)
-        return;
-    req->draining = 1;
-    if (req->srv->cfg.drain >= 0)
-        req->drain_deadline = netsrv__now() + req->srv->cfg.drain;
+    netsrv__req *req = container_of(t, netsrv__req, task);
+    netsrv__conn_fini(&req->conn);
+    free(req);
 }
 
-/* Polls fd (or nothing when fd < 0) together with the drain eventfd until
- * deadline; returns 1 when fd is ready, 0 otherwise, or a negative errno. */
-static int wait_until(netsrv_request *req, int fd, short events, double deadline)
+void netsrv__req_task(netsrv__req *req, netsrv__loop *loop)
 {
-    for (;;) {
-        if (req->drain_deadline < deadline)
-            deadline = req->drain_deadline;
-        int ms = netsrv__ms_until(deadline);
-        if (ms == 0)
-            return 0;
-        if (req->task) { /* async: park the coroutine, the loop wakes it */
-            int r = netsrv__task_wait(req, fd, events, deadline);
-            if (r != 0)
-                return r;
-            continue;
-        }
-        struct pollfd p[2];
-        int n = 0, drain_at = -1;
-        if (fd >= 0)
-            p[n++] = (struct pollfd){ .fd = fd, .events = events };
-        if (!req->draining) { /* it stays readable once posted: poll it once */
-            drain_at = n;
-            p[n++] = (struct pollfd){ .fd = req->srv->drainfd, .events = POLLIN };
-        }
-        int r = poll(p, (nfds_t)n, ms);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (drain_at >= 0 && p[drain_at].revents)
-            netsrv__request_drain(req);
-        if (fd >= 0 && p[0].revents)
-            return 1;
-    }
+    netsrv__task_init(&req->task, loop);
+    req->task.fn = req_main;
+    req->task.on_abort = req_abort;
+    req->task.free_fn = req_free;
 }
 
-int netsrv__wait(netsrv_request *req, int fd, short events, int idle)
+void netsrv__req_drop(netsrv__req *req)
 {
-    double idle_deadline = idle && req->timeout > 0 ? netsrv__now() + req->timeout
-                                                    : NETSRV__INF;
-    if (idle && req->end_deadline < idle_deadline)
-        idle_deadline = req->end_deadline;
-    int r = wait_until(req, fd, events, idle_deadline);
-    if (r != 0)
-        return r < 0 ? r : 0;
-    return req->drain_deadline <= idle_deadline ? -ECANCELED : -ETIMEDOUT;
+    req->conn.linger = 0;
+    req_end_conn(req);
+    netsrv__conn_fini(&req->conn);
+    free(req);
 }
 
-int netsrv_sleep(netsrv_request *req, double seconds)
+int netsrv_sleep(netsrv_request *c, double seconds)
 {
     double end = netsrv__now() + (seconds > 0 ? seconds : 0);
-    int r = wait_until(req, -1, 0, end);
-    if (r < 0)
-        return r;
-    return req->drain_deadline < end ? -ECANCELED : 0;
+    double until = end < c->end_deadline ? end : c->end_deadline;
+    int why = netsrv__task_wait(c->task, -1, 0, until, NETSRV__NOWAKE);
+    if (why == NETSRV_WAIT_TIMEOUT)
+        return until < end ? -ETIMEDOUT : 0;
+    if (why == NETSRV_WAIT_DRAINED)
+        return -ECANCELED;
+    return why < 0 ? why : 0;
 }
 
-netsrv_server *netsrv_request_server(const netsrv_request *req) { return req->srv; }
-void *netsrv_request_ctx(const netsrv_request *req) { return req->srv->handler.ctx; }
-void *netsrv_request_state(const netsrv_request *req) { return req->state; }
-const netsrv_addr *netsrv_request_peer(const netsrv_request *req) { return &req->peer; }
-int netsrv_request_is_dgram(const netsrv_request *req) { return req->dgram; }
-
-void netsrv_request_set_timeout(netsrv_request *req, double seconds)
+netsrv_server *netsrv_request_server(const netsrv_request *c) { return c->srv; }
+void *netsrv_request_ctx(const netsrv_request *c) { return c->srv ? c->srv->handler.ctx : NULL; }
+void *netsrv_request_state(const netsrv_request *c)
 {
-    req->timeout = seconds > 0 ? seconds : 0;
+    return c->srv ? netsrv__req_of(c)->state : NULL;
+}
+const netsrv_addr *netsrv_request_peer(const netsrv_request *c) { return &c->peer; }
+int netsrv_request_is_dgram(const netsrv_request *c) { return c->dgram; }
+
+void netsrv_request_set_timeout(netsrv_request *c, double seconds)
+{
+    c->timeout = seconds > 0 ? seconds : 0;
+    if (c->blocking)
+        netsrv__conn_set_sock_timeout(c, c->timeout);
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -15,8 +16,23 @@
 
 #define DEFAULT_THREADS 256
 #define DEFAULT_CHILDREN 64
-#define DEFAULT_ASYNC_CONNS (1u << 20) /* in practice: as many as fds allow */
 #define MAX_POLLFDS 4096
+
+/* Each coroutine stack is two mappings (the stack and its guard page), so
+ * the kernel's map limit bounds the async requests that can hold a stack;
+ * a margin is left for the rest of the process. */
+static unsigned async_default_conns(void)
+{
+    long maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &maps) != 1)
+            maps = 65530;
+        fclose(f);
+    }
+    long n = (maps - 1024) / 2;
+    return n < 16 ? 16 : n > (1L << 24) ? (1u << 24) : (unsigned)n;
+}
 
 static const netsrv__mode_ops *mode_ops(netsrv_mode m)
 {
@@ -67,7 +83,7 @@ static unsigned ip_hash(const netsrv__ipkey *k)
 }
 
 /* Counts a new connection from k; returns 0, or -EUSERS past per_ip. */
-static int ip_acquire(netsrv_server *srv, const netsrv__ipkey *k)
+int netsrv__ip_acquire(netsrv_server *srv, const netsrv__ipkey *k)
 {
     int rc = 0;
     if (!srv->cfg.per_ip || !k->valid)
@@ -140,17 +156,24 @@ int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
     if (srv->cfg.mode == NETSRV_SYNC)
         srv->cfg.max_conns = 1;
     if (srv->cfg.mode == NETSRV_ASYNC && !cfg->max_conns)
-        srv->cfg.max_conns = DEFAULT_ASYNC_CONNS;
+        srv->cfg.max_conns = async_default_conns();
     if (!srv->cfg.workers)
         srv->cfg.workers = 1;
     if (!srv->cfg.stack_size)
         srv->cfg.stack_size = 64 * 1024;
+    if (srv->cfg.stack_size < NETSRV_STACK_MIN) {
+        free(srv);
+        return netsrv__seterr(err, errlen, -EINVAL, "stack_size %zu is below the minimum %d",
+                              cfg->stack_size, NETSRV_STACK_MIN);
+    }
     if (srv->cfg.backlog <= 0)
         srv->cfg.backlog = SOMAXCONN;
     if (!srv->cfg.max_packet)
         srv->cfg.max_packet = 65535;
     if (!srv->cfg.rbufsize)
         srv->cfg.rbufsize = 65536;
+    if (srv->cfg.linger < 0)
+        srv->cfg.linger = 0;
     pthread_mutex_init(&srv->lock, NULL);
 
     int rc;
@@ -189,6 +212,14 @@ const netsrv_addr *netsrv_server_addr(const netsrv_server *srv) { return &srv->a
 const netsrv_config *netsrv_server_config(const netsrv_server *srv) { return &srv->cfg; }
 unsigned netsrv_server_active(const netsrv_server *srv) { return atomic_load(&srv->active); }
 
+void netsrv_server_stats(const netsrv_server *srv, netsrv_stats *out)
+{
+    out->served = atomic_load(&srv->served);
+    out->refused = atomic_load(&srv->refused);
+    out->dropped = atomic_load(&srv->dropped);
+    out->active = atomic_load(&srv->active);
+}
+
 char *netsrv_server_address(const netsrv_server *srv, char *buf, size_t len)
 {
     return netsrv_addr_format(&srv->addr, buf, len);
@@ -199,9 +230,17 @@ void netsrv_shutdown(netsrv_server *srv)
     /* Only a flag and two write(2)s: callable from a signal handler.  The
      * drain eventfd tells requests in flight (also in fork children, which
      * share it) to finish within cfg.drain. */
-    srv->stop = 1;
+    atomic_store(&srv->stop, 1);
     eventfd_post(srv->wakefd);
     eventfd_post(srv->drainfd);
+}
+
+/* The run that just ended was shut down: its requests still in flight get
+ * cfg.drain seconds (the mode cuts them off then). */
+static void drain_inflight(netsrv_server *srv)
+{
+    if (srv->ops->drain && srv->cfg.drain >= 0)
+        srv->ops->drain(srv, netsrv__now() + srv->cfg.drain);
 }
 
 void netsrv_server_close(netsrv_server *srv)
@@ -211,6 +250,7 @@ void netsrv_server_close(netsrv_server *srv)
     netsrv__listen_close(srv);
     if (atomic_load(&srv->active) || srv->nchildren || srv->threads || srv->done) {
         eventfd_post(srv->drainfd);
+        drain_inflight(srv);
         double deadline = !srv->cfg.block_on_close ? 0
                         : srv->cfg.drain < 0 ? NETSRV__INF
                         : netsrv__now() + srv->cfg.drain + 1.0;
@@ -247,117 +287,15 @@ void netsrv_server_free(netsrv_server *srv)
     free(srv);
 }
 
-/* ---- taking one request ---- */
+/* ---- the serving loop of the blocking modes ---- */
 
-/* EMFILE/ENFILE: the pending connection would make the listener readable
- * forever and the loop spin.  Give up the reserve descriptor, accept and
- * close the connection (the client sees it closed, not hanging), and take
- * the reserve back. */
-void netsrv__refuse_with_spare(int lfd, int *sparefd)
+/* Takes what the listener has (one client, or a datagram), hands it to
+ * the mode; returns 1 when a request was taken. */
+static int take_one(netsrv_server *srv)
 {
-    if (*sparefd >= 0) {
-        close(*sparefd);
-        *sparefd = -1;
-    }
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0)
-        close(fd);
-    *sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-netsrv_request *netsrv__admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer)
-{
-    if (peer->ss.ss_family == AF_UNIX)
-        peer->len = 0; /* unnamed client: "unix:" */
-    netsrv__ipkey ip;
-    netsrv__ipkey_of(peer, &ip);
-    int rc = ip_acquire(srv, &ip);
-    if (rc < 0) {
-        close(fd);
-        netsrv__report(srv, NULL, peer, rc);
-        return NULL;
-    }
-    if (srv->cfg.hooks.verify_request &&
-        !srv->cfg.hooks.verify_request(srv, peer, srv->cfg.hooks.ctx)) {
-        close(fd); /* bpo-26309: a refused client is closed at once */
-        netsrv__ip_release(srv, &ip);
-        return NULL;
-    }
-    if (srv->cfg.nodelay && peer->ss.ss_family != AF_UNIX) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    netsrv_request *req = netsrv__request_new(srv, fd, peer, 0);
-    if (!req) {
-        close(fd);
-        netsrv__ip_release(srv, &ip);
-        netsrv__report(srv, NULL, peer, -ENOMEM);
-        return NULL;
-    }
-    req->ip = ip;
-    atomic_fetch_add(&srv->active, 1);
-    return req;
-}
-
-netsrv_request *netsrv__admit_dgram(netsrv_server *srv, int fd, netsrv_addr *peer,
-                                    const void *data, size_t n)
-{
-    if (peer->ss.ss_family == AF_UNIX && peer->len <= sizeof(sa_family_t))
-        peer->len = 0; /* an unbound Unix client: there is no one to reply to */
-    if (n > srv->cfg.max_packet) {
-        netsrv__report(srv, NULL, peer, -EMSGSIZE);
-        return NULL;
-    }
-    if (srv->cfg.hooks.verify_request &&
-        !srv->cfg.hooks.verify_request(srv, peer, srv->cfg.hooks.ctx))
-        return NULL;
-    netsrv_request *req = netsrv__request_new(srv, fd, peer, 1);
-    if (!req || !(req->rbuf = malloc(n ? n : 1))) {
-        netsrv__request_free(req);
-        netsrv__report(srv, NULL, peer, -ENOMEM);
-        return NULL;
-    }
-    memcpy(req->rbuf, data, n);
-    req->rcap = req->rlen = n;
-    atomic_fetch_add(&srv->active, 1);
-    return req;
-}
-
-static int take_stream(netsrv_server *srv)
-{
-    netsrv_addr peer;
-    peer.len = sizeof peer.ss;
-    int fd = accept4(srv->fd, (struct sockaddr *)&peer.ss, &peer.len,
-                     SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-            netsrv__refuse_with_spare(srv->fd, &srv->sparefd);
-            netsrv__report(srv, NULL, NULL, -e);
-        }
-        /* EAGAIN, EINTR, ECONNABORTED, EPROTO...: the client is gone or
-         * will be retried on the next turn. */
-        return 0;
-    }
-    netsrv_request *req = netsrv__admit_stream(srv, fd, &peer);
-    if (!req)
-        return 0;
-    srv->ops->process(srv, req);
-    return 1;
-}
-
-static int take_dgram(netsrv_server *srv)
-{
-    netsrv_addr peer;
-    peer.len = sizeof peer.ss;
-    /* MSG_TRUNC makes recvfrom return the datagram's real length, so an
-     * oversized one is seen and reported instead of silently cut. */
-    ssize_t n = recvfrom(srv->fd, srv->pktbuf, srv->cfg.max_packet + 1,
-                         MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&peer.ss, &peer.len);
-    if (n < 0)
-        return 0;
-    netsrv_request *req = netsrv__admit_dgram(srv, srv->fd, &peer, srv->pktbuf, (size_t)n);
-    if (!req)
+    netsrv__req *req;
+    int r = netsrv__take(srv, srv->fd, srv->pktbuf, &srv->sparefd, &req);
+    if (r != NETSRV__TAKEN)
         return 0;
     srv->ops->process(srv, req);
     return 1;
@@ -374,58 +312,66 @@ static int wait_turn(netsrv_server *srv, double deadline)
     /* The drain eventfd is posted by every shutdown, also by one asked in
      * a fork-mode child, which cannot set our flag. */
     int drain_at = -1;
-    if (!srv->stop) {
+    if (!atomic_load(&srv->stop)) {
         drain_at = n;
         pfd[n++] = (struct pollfd){ .fd = srv->drainfd, .events = POLLIN };
     }
-    /* At the cap the listener is left alone: accepting pauses until a
-     * slot frees, instead of accepting and refusing. */
-    if (srv->fd >= 0 && atomic_load(&srv->active) < srv->cfg.max_conns) {
+    /* At the cap a stream listener is left alone: accepting pauses until
+     * a slot frees, instead of accepting and refusing.  Datagrams are
+     * still read, to be dropped and counted. */
+    if (srv->fd >= 0 && (srv->socktype == SOCK_DGRAM ||
+                         atomic_load(&srv->active) < srv->cfg.max_conns)) {
         listen_at = n;
         pfd[n++] = (struct pollfd){ .fd = srv->fd, .events = POLLIN };
     }
     if (srv->ops->pollfds)
         n += srv->ops->pollfds(srv, pfd + n, MAX_POLLFDS - n);
+    /* Requests of an earlier run that was shut down are cut off at their
+     * drain deadline, also while this run serves. */
+    if (srv->ops->enforce) {
+        double cut = srv->ops->enforce(srv);
+        if (cut < deadline)
+            deadline = cut;
+    }
     int r = poll(pfd, (nfds_t)n, netsrv__ms_until(deadline));
     if (r < 0)
         return errno == EINTR ? 0 : -errno;
     if (pfd[0].revents)
         eventfd_clear(srv->wakefd);
     if (drain_at >= 0 && pfd[drain_at].revents)
-        srv->stop = 1;
+        atomic_store(&srv->stop, 1);
     if (srv->ops->collect)
         srv->ops->collect(srv);
     return listen_at >= 0 && pfd[listen_at].revents ? 1 : 0;
 }
 
-static int take_one(netsrv_server *srv)
+/* A new serving run starts with no shutdown pending.  Requests still in
+ * flight from an earlier run do not watch the eventfd (the mode holds
+ * their drain deadlines), so clearing it cannot let them off. */
+static void reset_drain(netsrv_server *srv)
 {
-    return srv->socktype == SOCK_DGRAM ? take_dgram(srv) : take_stream(srv);
-}
-
-/* A new serving run starts with no shutdown pending for new requests;
- * requests still in flight from an earlier run keep theirs. */
-void netsrv__reset_drain(netsrv_server *srv)
-{
-    if (atomic_load(&srv->active) == 0)
-        eventfd_clear(srv->drainfd);
+    eventfd_clear(srv->drainfd);
 }
 
 int netsrv_serve_forever(netsrv_server *srv, double poll_interval)
 {
     if (srv->fd < 0 || !srv->activated)
         return -EBADF;
-    if (srv->stop) { /* asked before we ran: return at once (bpo-2302) */
-        srv->stop = 0;
+    if (atomic_load(&srv->stop)) { /* asked before we ran: return at once (bpo-2302) */
+        atomic_store(&srv->stop, 0);
         eventfd_clear(srv->wakefd);
-        netsrv__reset_drain(srv);
+        reset_drain(srv);
         return 0;
     }
+    reset_drain(srv);
+    /* A shutdown that came between the check above and the reset lost its
+     * eventfd post: the flag tells, so post again. */
+    if (atomic_load(&srv->stop))
+        netsrv_shutdown(srv);
     if (srv->ops->serve)
         return srv->ops->serve(srv, poll_interval);
-    netsrv__reset_drain(srv);
     int rc = 0;
-    while (!srv->stop) {
+    while (!atomic_load(&srv->stop)) {
         double deadline = poll_interval > 0 ? netsrv__now() + poll_interval : NETSRV__INF;
         int r = wait_turn(srv, deadline);
         if (r < 0) {
@@ -434,14 +380,15 @@ int netsrv_serve_forever(netsrv_server *srv, double poll_interval)
         }
         /* bpo-35017: a shutdown asked during the wait wins over a client
          * that became ready in the same wait. */
-        if (srv->stop)
+        if (atomic_load(&srv->stop))
             break;
         if (r > 0)
             take_one(srv);
         if (srv->cfg.hooks.service_actions)
             srv->cfg.hooks.service_actions(srv, srv->cfg.hooks.ctx);
     }
-    srv->stop = 0;
+    drain_inflight(srv);
+    atomic_store(&srv->stop, 0);
     eventfd_clear(srv->wakefd);
     return rc;
 }
@@ -454,7 +401,7 @@ int netsrv_handle_request(netsrv_server *srv)
         return srv->ops->handle_one(srv);
     double deadline = srv->cfg.server_timeout > 0 ? netsrv__now() + srv->cfg.server_timeout
                                                   : NETSRV__INF;
-    netsrv__reset_drain(srv);
+    reset_drain(srv);
     for (;;) {
         int r = wait_turn(srv, deadline);
         if (r < 0)

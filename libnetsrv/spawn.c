@@ -12,18 +12,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-pid_t netsrv_spawn(netsrv_request *req, char *const argv[])
+pid_t netsrv_spawn(netsrv_conn *c, char *const argv[])
 {
-    if (req->dgram)
+    if (c->dgram)
         return -ENOTSOCK;
     if (!argv || !argv[0])
         return -EINVAL;
-    int r = netsrv_flush(req);
+    int r = netsrv_flush(c);
     if (r < 0)
         return r;
-    /* The program expects an ordinary blocking descriptor; the flag is
-     * shared with our copy, which we do not read or write any more. */
-    netsrv__set_nonblock(req->fd, 0);
+    /* The program expects an ordinary blocking descriptor with no socket
+     * timeouts; both are shared with our copy, which we do not read or
+     * write any more (its lingering close does not depend on them). */
+    netsrv__set_nonblock(c->fd, 0);
+    if (c->sock_timeo_ms)
+        netsrv__conn_set_sock_timeout(c, 0);
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         return -errno;
@@ -43,7 +46,7 @@ pid_t netsrv_spawn(netsrv_request *req, char *const argv[])
             if (s != SIGKILL && s != SIGSTOP)
                 signal(s, SIG_DFL);
         int e = 0;
-        if (dup2(req->fd, 0) < 0 || dup2(req->fd, 1) < 0)
+        if (dup2(c->fd, 0) < 0 || dup2(c->fd, 1) < 0)
             e = errno;
         if (!e) {
             /* Everything above stderr goes, except the error pipe, which
@@ -73,23 +76,58 @@ pid_t netsrv_spawn(netsrv_request *req, char *const argv[])
     return pid;
 }
 
-int netsrv_waitpid(netsrv_request *req, pid_t pid, int *status)
+/* Waits for pid to exit until deadline (ignoring the drain deadline when
+ * nocancel): on its pidfd, or, when there is none (no kernel support, or
+ * out of descriptors), by looking every 20 ms; never a blocking waitpid
+ * on a loop.  Returns 1 once it exited (reaped into *st), 0 on timeout,
+ * -ECANCELED when drained. */
+static int wait_exit(netsrv_conn *c, pid_t pid, int pfd, double deadline, int nocancel, int *st)
+{
+    int flags = NETSRV__NOWAKE | (nocancel ? NETSRV__NOCANCEL : 0);
+    for (;;) {
+        pid_t r = waitpid(pid, st, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        double until = deadline;
+        if (pfd < 0 && netsrv__now() + 0.02 < until)
+            until = netsrv__now() + 0.02;
+        int why = netsrv__task_wait(c->task, pfd, POLLIN, until, flags);
+        if (why == NETSRV_WAIT_DRAINED)
+            return -ECANCELED;
+        if (why < 0)
+            return why;
+        if (why == NETSRV_WAIT_TIMEOUT && until >= deadline) {
+            if (waitpid(pid, st, WNOHANG) == pid)
+                return 1;
+            return 0;
+        }
+    }
+}
+
+int netsrv_waitpid(netsrv_conn *c, pid_t pid, int *status)
 {
     int st = 0;
-    /* Wait on a pidfd so the server's drain deadline can still cut a
-     * program off; without pidfds, a plain blocking waitpid. */
     int pfd = pidfd_open(pid, 0);
-    if (pfd >= 0) {
-        /* past the drain deadline: ask the program to stop, then reap */
-        if (netsrv__wait(req, pfd, POLLIN, 0) < 0)
-            kill(pid, SIGTERM);
+    int r = wait_exit(c, pid, pfd, c->end_deadline, 0, &st);
+    int rc = 0;
+    if (r != 1) {
+        /* The request's time is up, or the server's drain is: ask the
+         * program to stop, and after a second insist. */
+        rc = r == 0 ? -ETIMEDOUT : r;
+        kill(pid, SIGTERM);
+        r = wait_exit(c, pid, pfd, netsrv__now() + 1.0, 1, &st);
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            r = wait_exit(c, pid, pfd, NETSRV__INF, 1, &st);
+        }
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    if (pfd >= 0)
         close(pfd);
-    }
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
     if (status)
         *status = st;
-    return 0;
+    return rc;
 }

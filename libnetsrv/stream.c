@@ -1,7 +1,9 @@
-/* stream.c - the request's buffered stream (socketserver's rfile/wfile).
- * Sockets are non-blocking; a call that cannot go on waits in
- * netsrv__wait.  Output is buffered and flushed before any input wait, so
- * a request/response handler never deadlocks on a forgotten flush. */
+/* stream.c - the buffered stream on a connection (socketserver's
+ * rfile/wfile), for server requests and client connections alike.  A call
+ * that cannot go on waits in netsrv__conn_wait (or, on a blocking socket,
+ * inside recv/send).  Output is buffered and flushed before any input
+ * wait, so a request/response exchange never deadlocks on a forgotten
+ * flush. */
 #include "config.h"
 #include "netsrv_int.h"
 #include <errno.h>
@@ -10,12 +12,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static ssize_t send_all(netsrv_request *req, const char *p, size_t len)
+static ssize_t send_all(netsrv_conn *c, const char *p, size_t len)
 {
     size_t done = 0;
     while (done < len) {
         /* MSG_NOSIGNAL: a vanished peer is an EPIPE, never a SIGPIPE. */
-        ssize_t n = send(req->fd, p + done, len - done, MSG_NOSIGNAL);
+        if (c->blocking)
+            netsrv__conn_arm(c);
+        ssize_t n = send(c->fd, p + done, len - done, MSG_NOSIGNAL);
         if (n > 0) {
             done += (size_t)n;
             continue;
@@ -23,28 +27,28 @@ static ssize_t send_all(netsrv_request *req, const char *p, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int r = netsrv__wait(req, req->fd, POLLOUT, 1);
+            int r = netsrv__conn_wait(c, POLLOUT);
             if (r < 0)
                 return r;
             continue;
         }
-        return n < 0 ? -errno : -EPIPE;
+        return netsrv__conn_io_error(c, n < 0 ? errno : EPIPE);
     }
     return (ssize_t)len;
 }
 
-int netsrv_flush(netsrv_request *req)
+int netsrv_flush(netsrv_conn *c)
 {
-    if (req->dgram || req->wlen == 0)
+    if (c->dgram || c->wlen == 0)
         return 0;
-    ssize_t r = send_all(req, req->wbuf, req->wlen);
-    req->wlen = 0;
+    ssize_t r = send_all(c, c->wbuf, c->wlen);
+    c->wlen = 0;
     return r < 0 ? (int)r : 0;
 }
 
-int netsrv__flush_quiet(netsrv_request *req)
+int netsrv__flush_quiet(netsrv_conn *c)
 {
-    int r = netsrv_flush(req);
+    int r = netsrv_flush(c);
     return (r == -EPIPE || r == -ECONNRESET) ? 0 : r;
 }
 
@@ -52,102 +56,122 @@ int netsrv__flush_quiet(netsrv_request *req)
  * or a negative errno.  After a recv that emptied the socket the next
  * one waits for readiness first: in a request/response exchange the
  * answer is not there yet, and a recv bound to fail would be wasted. */
-static ssize_t fill(netsrv_request *req)
+static ssize_t fill(netsrv_conn *c)
 {
-    if (req->rpos < req->rlen)
-        return (ssize_t)(req->rlen - req->rpos);
-    if (req->eof || req->dgram) /* a datagram is read once, then ends */
+    if (c->rpos < c->rlen)
+        return (ssize_t)(c->rlen - c->rpos);
+    if (c->eof || c->dgram) /* a datagram is read once, then ends */
         return 0;
-    int r = netsrv_flush(req);
+    int r = netsrv_flush(c);
     if (r < 0)
         return r;
     for (;;) {
-        if (req->rdrained) {
-            if (req->task)
-                netsrv__task_idle(req);
-            if ((r = netsrv__wait(req, req->fd, POLLIN, 1)) < 0)
+        /* (never set on a blocking socket: its recv waits by itself) */
+        if (c->rdrained) {
+            if (c->task && c->task->loop)
+                netsrv__conn_idle(c);
+            if ((r = netsrv__conn_wait(c, POLLIN)) < 0)
                 return r;
-            req->rdrained = 0;
+            c->rdrained = 0;
         }
-        if (!req->rbuf) {
-            req->rcap = req->srv->cfg.rbufsize;
-            req->rbuf = req->task ? netsrv__task_rbuf(req) : malloc(req->rcap);
-            if (!req->rbuf)
-                return -ENOMEM;
-        }
-        ssize_t n = recv(req->fd, req->rbuf, req->rcap, 0);
+        if (!netsrv__conn_rbuf(c))
+            return -ENOMEM;
+        if (c->blocking)
+            netsrv__conn_arm(c);
+        ssize_t n = recv(c->fd, c->rbuf, c->rcap, 0);
         if (n > 0) {
-            req->rpos = 0;
-            req->rlen = (size_t)n;
-            req->rdrained = (size_t)n < req->rcap;
+            c->rpos = 0;
+            c->rlen = (size_t)n;
+            c->rdrained = !c->blocking && (size_t)n < c->rcap;
             return n;
         }
         if (n == 0) {
-            req->eof = 1;
+            if (c->blocking && c->task && atomic_load(&c->task->cancelled))
+                return -ECANCELED; /* the server shut the socket to cut us off */
+            c->eof = 1;
             return 0;
         }
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        req->rdrained = 1;
+        if (c->blocking || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return netsrv__conn_io_error(c, errno);
+        c->rdrained = 1;
     }
 }
 
-ssize_t netsrv_peek(netsrv_request *req, const void **data)
+ssize_t netsrv_peek(netsrv_conn *c, const void **data)
 {
-    ssize_t n = fill(req);
-    *data = n > 0 ? req->rbuf + req->rpos : NULL;
+    ssize_t n = fill(c);
+    *data = n > 0 ? c->rbuf + c->rpos : NULL;
     return n;
 }
 
-void netsrv_consume(netsrv_request *req, size_t len)
+void netsrv_consume(netsrv_conn *c, size_t len)
 {
-    size_t avail = req->rlen - req->rpos;
-    req->rpos += len < avail ? len : avail;
+    size_t avail = c->rlen - c->rpos;
+    c->rpos += len < avail ? len : avail;
 }
 
-ssize_t netsrv_read(netsrv_request *req, void *buf, size_t len)
+ssize_t netsrv_read(netsrv_conn *c, void *buf, size_t len)
 {
     if (len == 0)
         return 0;
-    ssize_t n = fill(req);
+    ssize_t n = fill(c);
     if (n <= 0)
         return n;
     size_t k = (size_t)n < len ? (size_t)n : len;
-    memcpy(buf, req->rbuf + req->rpos, k);
-    req->rpos += k;
+    memcpy(buf, c->rbuf + c->rpos, k);
+    c->rpos += k;
     return (ssize_t)k;
 }
 
-ssize_t netsrv_readline(netsrv_request *req, void *buf, size_t len)
+ssize_t netsrv_readline(netsrv_conn *c, void *buf, size_t len)
+{
+    return netsrv_getline(c, buf, len, NULL);
+}
+
+ssize_t netsrv_getline(netsrv_conn *c, void *buf, size_t len, int *how)
 {
     size_t got = 0;
+    int end = NETSRV_LINE_LONG;
     while (got < len) {
-        ssize_t n = fill(req);
-        if (n < 0)
-            return got ? (ssize_t)got : n;
-        if (n == 0)
+        ssize_t n = fill(c);
+        if (n < 0) {
+            end = NETSRV_LINE_EOF; /* what came before the error is the line */
+            if (!got)
+                return n;
             break;
+        }
+        if (n == 0) {
+            end = NETSRV_LINE_EOF;
+            break;
+        }
         size_t want = len - got, k = (size_t)n < want ? (size_t)n : want;
-        const char *src = req->rbuf + req->rpos;
+        const char *src = c->rbuf + c->rpos;
         const char *nl = memchr(src, '\n', k);
         if (nl)
             k = (size_t)(nl - src) + 1;
         memcpy((char *)buf + got, src, k);
-        req->rpos += k;
+        c->rpos += k;
         got += k;
-        if (nl)
+        if (nl) {
+            end = NETSRV_LINE_END;
             break;
+        }
     }
+    /* len bytes and no newline: long, unless the stream ends right here. */
+    if (end == NETSRV_LINE_LONG && how && fill(c) == 0)
+        end = NETSRV_LINE_EOF;
+    if (how)
+        *how = end;
     return (ssize_t)got;
 }
 
-ssize_t netsrv_read_exact(netsrv_request *req, void *buf, size_t len)
+ssize_t netsrv_read_exact(netsrv_conn *c, void *buf, size_t len)
 {
     size_t got = 0;
     while (got < len) {
-        ssize_t n = netsrv_read(req, (char *)buf + got, len - got);
+        ssize_t n = netsrv_read(c, (char *)buf + got, len - got);
         if (n < 0)
             return n;
         if (n == 0)
@@ -157,54 +181,54 @@ ssize_t netsrv_read_exact(netsrv_request *req, void *buf, size_t len)
     return (ssize_t)len;
 }
 
-static int wbuf_reserve(netsrv_request *req, size_t want)
+static int wbuf_reserve(netsrv_conn *c, size_t want)
 {
-    if (req->wcap >= want)
+    if (c->wcap >= want)
         return 0;
-    size_t cap = req->wcap ? req->wcap : 256;
+    size_t cap = c->wcap ? c->wcap : 256;
     while (cap < want)
         cap *= 2;
-    char *p = realloc(req->wbuf, cap);
+    char *p = realloc(c->wbuf, cap);
     if (!p)
         return -ENOMEM;
-    req->wbuf = p;
-    req->wcap = cap;
+    c->wbuf = p;
+    c->wcap = cap;
     return 0;
 }
 
-ssize_t netsrv_write(netsrv_request *req, const void *buf, size_t len)
+ssize_t netsrv_write(netsrv_conn *c, const void *buf, size_t len)
 {
-    if (req->dgram) { /* gathered into one reply datagram */
-        if (req->wlen + len > req->srv->cfg.max_packet)
+    if (c->dgram) { /* gathered into one reply datagram */
+        if (c->wlen + len > c->max_packet)
             return -EMSGSIZE;
-        if (wbuf_reserve(req, req->wlen + len) < 0)
+        if (wbuf_reserve(c, c->wlen + len) < 0)
             return -ENOMEM;
-        memcpy(req->wbuf + req->wlen, buf, len);
-        req->wlen += len;
-        req->wrote = 1;
+        memcpy(c->wbuf + c->wlen, buf, len);
+        c->wlen += len;
+        c->wrote = 1;
         return (ssize_t)len;
     }
-    size_t limit = req->srv->cfg.wbufsize;
+    size_t limit = c->wbufsize;
     /* A large write with nothing buffered goes straight out: copying it
      * first would only add a memcpy. */
-    if (req->wlen == 0 && len >= 4096)
-        return send_all(req, buf, len);
-    if (req->wlen + len <= limit) {
-        if (wbuf_reserve(req, req->wlen + len) < 0)
+    if (c->wlen == 0 && len >= 4096)
+        return send_all(c, buf, len);
+    if (c->wlen + len <= limit) {
+        if (wbuf_reserve(c, c->wlen + len) < 0)
             return -ENOMEM;
-        memcpy(req->wbuf + req->wlen, buf, len);
-        req->wlen += len;
+        memcpy(c->wbuf + c->wlen, buf, len);
+        c->wlen += len;
         return (ssize_t)len;
     }
     /* Past the limit: send what is buffered, then this write directly
      * (no copy for large writes). */
-    int r = netsrv_flush(req);
+    int r = netsrv_flush(c);
     if (r < 0)
         return r;
-    return send_all(req, buf, len);
+    return send_all(c, buf, len);
 }
 
-int netsrv_vprintf(netsrv_request *req, const char *fmt, va_list ap)
+int netsrv_vprintf(netsrv_conn *c, const char *fmt, va_list ap)
 {
     char small[512];
     va_list ap2;
@@ -216,7 +240,7 @@ int netsrv_vprintf(netsrv_request *req, const char *fmt, va_list ap)
     }
     if ((size_t)n < sizeof small) {
         va_end(ap2);
-        ssize_t r = netsrv_write(req, small, (size_t)n);
+        ssize_t r = netsrv_write(c, small, (size_t)n);
         return r < 0 ? (int)r : n;
     }
     char *big = malloc((size_t)n + 1);
@@ -226,26 +250,26 @@ int netsrv_vprintf(netsrv_request *req, const char *fmt, va_list ap)
     }
     vsnprintf(big, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
-    ssize_t r = netsrv_write(req, big, (size_t)n);
+    ssize_t r = netsrv_write(c, big, (size_t)n);
     free(big);
     return r < 0 ? (int)r : n;
 }
 
-int netsrv_printf(netsrv_request *req, const char *fmt, ...)
+int netsrv_printf(netsrv_conn *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int r = netsrv_vprintf(req, fmt, ap);
+    int r = netsrv_vprintf(c, fmt, ap);
     va_end(ap);
     return r;
 }
 
-int netsrv_shutdown_write(netsrv_request *req)
+int netsrv_shutdown_write(netsrv_conn *c)
 {
-    if (req->dgram)
+    if (c->dgram)
         return -ENOTSOCK;
-    int r = netsrv_flush(req);
+    int r = netsrv_flush(c);
     if (r < 0)
         return r;
-    return shutdown(req->fd, SHUT_WR) < 0 ? -errno : 0;
+    return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
 }

@@ -1,0 +1,147 @@
+/* loop.c - an event loop for tasks: a libev loop, the pool of stacks and
+ * input buffers its tasks reuse, and the two ways a parked task is woken:
+ * from the loop's own thread (a ready list drained by an ev_idle watcher,
+ * so a waker never runs another task on its own stack) and from any other
+ * thread (a locked list and an ev_async, as libev's THREADS section says). */
+#include "config.h"
+#include "task.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static __thread netsrv__loop *tls_loop;
+
+int netsrv__loop_is_mine(netsrv__loop *l)
+{
+    return tls_loop == l;
+}
+
+static void ready_cb(struct ev_loop *ev, ev_idle *w, int revents)
+{
+    netsrv__loop *l = container_of(w, netsrv__loop, ready_w);
+    (void)revents;
+    /* Only the tasks queued so far: one woken now waits for the next turn,
+     * so two tasks that wake each other cannot starve the loop's I/O. */
+    netsrv_task *t = l->ready;
+    l->ready = l->ready_tail = NULL;
+    ev_idle_stop(ev, w);
+    while (t) {
+        netsrv_task *next = t->qnext;
+        t->qnext = NULL;
+        t->queued = 0;
+        if (t->waiting)
+            netsrv__task_resume(t, NETSRV__RES_WAKE);
+        netsrv__task_unref(t);
+        t = next;
+    }
+}
+
+void netsrv__loop_ready(netsrv__loop *l, netsrv_task *t)
+{
+    if (t->queued || !t->waiting)
+        return; /* a running task sees its wake-up at its next wait */
+    t->queued = 1;
+    atomic_fetch_add(&t->refs, 1);
+    t->qnext = NULL;
+    if (l->ready_tail)
+        l->ready_tail->qnext = t;
+    else
+        l->ready = t;
+    l->ready_tail = t;
+    ev_idle_start(l->ev, &l->ready_w);
+}
+
+static void remote_cb(struct ev_loop *ev, ev_async *w, int revents)
+{
+    netsrv__loop *l = container_of(w, netsrv__loop, remote_w);
+    (void)ev;
+    (void)revents;
+    pthread_mutex_lock(&l->rlock);
+    netsrv_task *t = l->remote;
+    l->remote = NULL;
+    for (netsrv_task *p = t; p; p = p->qnext)
+        p->rqueued = 0;
+    pthread_mutex_unlock(&l->rlock);
+    while (t) {
+        netsrv_task *next = t->qnext;
+        t->qnext = NULL;
+        if (t->waiting && !t->done)
+            netsrv__task_resume(t, NETSRV__RES_WAKE);
+        netsrv__task_unref(t);
+        t = next;
+    }
+}
+
+void netsrv__loop_remote(netsrv__loop *l, netsrv_task *t)
+{
+    pthread_mutex_lock(&l->rlock);
+    if (!t->rqueued) {
+        t->rqueued = 1;
+        atomic_fetch_add(&t->refs, 1); /* the task cannot go while listed */
+        t->qnext = l->remote;
+        l->remote = t;
+    }
+    pthread_mutex_unlock(&l->rlock);
+    ev_async_send(l->ev, &l->remote_w);
+}
+
+int netsrv__loop_init(netsrv__loop *l, size_t stack_size, size_t rbufsize)
+{
+    memset(l, 0, sizeof *l);
+    l->stack_size = stack_size;
+    l->rbufsize = rbufsize;
+    /* Not the default loop: it would take SIGCHLD from the application. */
+    l->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!l->ev)
+        return -ENOMEM;
+    pthread_mutex_init(&l->rlock, NULL);
+    ev_idle_init(&l->ready_w, ready_cb);
+    ev_async_init(&l->remote_w, remote_cb);
+    /* It stays active, so ev_run returns only by ev_break: a task parked
+     * for a wake-up alone, with no watcher of its own, still keeps the
+     * loop running. */
+    ev_async_start(l->ev, &l->remote_w);
+    return 0;
+}
+
+void netsrv__loop_fini(netsrv__loop *l)
+{
+    if (!l->ev)
+        return; /* never initialised, or already finished */
+    while (l->nstacks)
+        netsrv__coro_free(&l->stacks[--l->nstacks]);
+    while (l->nrbufs)
+        free(l->rbufs[--l->nrbufs]);
+    ev_async_stop(l->ev, &l->remote_w);
+    ev_idle_stop(l->ev, &l->ready_w);
+    ev_loop_destroy(l->ev);
+    l->ev = NULL;
+    pthread_mutex_destroy(&l->rlock);
+}
+
+void netsrv__loop_run(netsrv__loop *l)
+{
+    netsrv__loop *outer = tls_loop;
+    tls_loop = l;
+    ev_run(l->ev, 0);
+    tls_loop = outer;
+}
+
+char *netsrv__loop_rbuf(netsrv__loop *l)
+{
+    if (l->nrbufs)
+        return l->rbufs[--l->nrbufs];
+    return malloc(l->rbufsize);
+}
+
+void netsrv__loop_rbuf_put(netsrv__loop *l, char *buf, size_t size)
+{
+    if (!buf)
+        return;
+    if (size == l->rbufsize && l->nrbufs < NETSRV__RBUF_CACHE)
+        l->rbufs[l->nrbufs++] = buf;
+    else
+        free(buf);
+}
