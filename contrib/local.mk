@@ -8,6 +8,8 @@ EXTRA_DIST += \
 	contrib/bench/README.md \
 	contrib/bench/echo-bench.sh \
 	contrib/bench/epoll_echo.c \
+	contrib/bench/thread_echo.c \
+	contrib/bench/fork_echo.c \
 	contrib/bench/idle-conns.sh \
 	contrib/systemd/nettool-echo.socket \
 	contrib/systemd/nettool-echo.service \

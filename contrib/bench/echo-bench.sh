@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # echo-bench.sh - echo throughput of nettool's serve modes next to other
-# echo servers (Python's socketserver and asyncio, ncat, socat) and a bare
-# epoll loop (epoll_echo.c, the floor cost), measured in one run with
+# echo servers (Python's socketserver and asyncio, ncat, socat) and three
+# bare C references, the floor cost of each concurrency model: an epoll
+# loop (epoll_echo.c), a thread per connection (thread_echo.c) and a
+# process per connection (fork_echo.c), measured in one run with
 # `nettool bench`.  See README.md in this directory for how to read it.
 #
 # The server runs pinned to one CPU and the client to another; rounds are
@@ -22,9 +24,9 @@ Compare the echo throughput (requests/s) of several servers.
   --quick          just 50 connections x 1 KiB
   --conns "LIST"   connection counts (default "1 50 1000"; env BENCH_CONNS)
   --sizes "LIST"   message sizes (default "1k 64k"; env BENCH_SIZES)
-  --servers "LIST" servers to run, of: epoll sync thread fork async
-                   async-w2 py-threading py-asyncio ncat socat (default all
-                   that are installed; env BENCH_SERVERS)
+  --servers "LIST" servers to run, of: epoll thread-ref fork-ref sync
+                   thread fork async async-w2 py-threading py-asyncio ncat
+                   socat (default all that are installed; env BENCH_SERVERS)
   --server-cpus L  CPUs for the servers, as taskset takes them (default 0)
   --client-cpus L  CPUs for the client (default 1)
   --nettool PATH   the nettool to run (default: this tree's tools/nettool,
@@ -39,7 +41,7 @@ rounds=${BENCH_ROUNDS:-3}
 warmup=0.5
 conns_list=${BENCH_CONNS:-"1 50 1000"}
 sizes_list=${BENCH_SIZES:-"1k 64k"}
-servers_list=${BENCH_SERVERS:-"epoll sync thread fork async async-w2 py-threading py-asyncio ncat socat"}
+servers_list=${BENCH_SERVERS:-"epoll thread-ref fork-ref sync thread fork async async-w2 py-threading py-asyncio ncat socat"}
 server_cpus=0
 client_cpus=1
 nettool=${NETTOOL:-}
@@ -77,7 +79,7 @@ if [ -z "$nettool" ]; then
 fi
 [ -x "$nettool" ] || die "$nettool is not executable"
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
-command -v cc >/dev/null || die "a C compiler (cc) is needed for the epoll reference"
+command -v cc >/dev/null || die "a C compiler (cc) is needed for the C references"
 [ -x "$python" ] || python=$(command -v python3 || true)
 
 # Raise our own open-file limit so servers started from here inherit it
@@ -216,6 +218,8 @@ asyncio.run(main())
 describe() {
     case $1 in
     epoll) echo "epoll reference" ;;
+    thread-ref) echo "thread reference" ;;
+    fork-ref) echo "fork reference" ;;
     sync|thread|fork|async) echo "nettool $1" ;;
     async-w2) echo "nettool async -w 2" ;;
     py-threading) echo "py ThreadingTCPServer" ;;
@@ -226,6 +230,26 @@ describe() {
     esac
 }
 
+# The C reference of server NAME's concurrency model, which the "vs model"
+# column divides by: an event loop (epoll), blocking sockets with a thread
+# per connection (thread-ref; sync too: one connection served with the
+# same blocking calls) or a process per connection (fork-ref).
+model_ref() {
+    case $1 in
+    epoll|async|async-w2|py-asyncio) echo epoll ;;
+    thread-ref|thread|sync|py-threading) echo thread-ref ;;
+    fork-ref|fork|ncat|socat) echo fork-ref ;;
+    esac
+}
+
+# Builds the C reference SRC (in this directory) into $tmp/BIN.
+build_ref() {
+    local src=$1 bin=$2
+    shift 2
+    [ -x "$tmp/$bin" ] && return 0
+    cc -O2 "$@" -o "$tmp/$bin" "$here/$src" || die "cannot build $src"
+}
+
 # Starts server NAME pinned to the server CPUs; sets pid[NAME], addr[NAME].
 # Returns 1 (with a note) when the server is not available here.
 start_server() {
@@ -233,7 +257,9 @@ start_server() {
     local serve=("$nettool" serve echo -l 127.0.0.1:0 --nodelay)
     local cmd
     case $name in
-    epoll) cmd=("$tmp/epoll_echo" 127.0.0.1:0) ;;
+    epoll) build_ref epoll_echo.c epoll_echo; cmd=("$tmp/epoll_echo" 127.0.0.1:0) ;;
+    thread-ref) build_ref thread_echo.c thread_echo -pthread; cmd=("$tmp/thread_echo" 127.0.0.1:0) ;;
+    fork-ref) build_ref fork_echo.c fork_echo; cmd=("$tmp/fork_echo" 127.0.0.1:0) ;;
     sync) cmd=("${serve[@]}" -m sync) ;;
     thread|fork) cmd=("${serve[@]}" -m "$name" --max-conns 1100) ;;
     async) cmd=("${serve[@]}" -m async) ;;
@@ -322,7 +348,6 @@ if [ "$ncpu" -lt 2 ] && [ "$server_cpus" = 0 ] && [ "$client_cpus" = 1 ]; then
     echo "echo-bench.sh: one CPU only: server and client share it" >&2
     client_cpus=0
 fi
-cc -O2 -o "$tmp/epoll_echo" "$here/epoll_echo.c" || die "cannot build epoll_echo.c"
 
 servers=()
 for name in $servers_list; do
@@ -336,7 +361,25 @@ echo "echo-bench: ${#servers[@]} servers on CPU $server_cpus, client (nettool be
 echo "  $rounds rounds of ${duration} s (after ${warmup} s warmup) per server and load, median shown;"
 echo "  $("$nettool" --version), $(uname -sr), $ncpu CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
+med_of() { # NAME CONNS SIZE -> median req/s, or nothing
+    [ -n "${result[$1,$2,$3]:-}" ] && median ${result[$1,$2,$3]}
+}
+per_cpu_of() { # NAME CONNS SIZE -> median requests per server CPU-second
+    [ -n "${per_cpu[$1,$2,$3]:-}" ] && median ${per_cpu[$1,$2,$3]}
+}
+ratio_of() { # A B -> "A/Bx" to two places, or n/a when either is missing or B is 0
+    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
+    else
+        echo n/a
+    fi
+}
+short_ref() { # thread-ref -> thread
+    echo "${1%-ref}"
+}
+
 declare -A result errors cpus per_cpu
+loads=()
 for size in $sizes_list; do
     for conns in $conns_list; do
         for ((round = 1; round <= rounds; round++)); do
@@ -352,33 +395,62 @@ for size in $sizes_list; do
                 errors[$name,$conns,$size]=$(( ${errors[$name,$conns,$size]:-0} + errs ))
             done
         done
+        loads+=("$conns,$size")
         echo
         echo "== $conns connection$([ "$conns" -eq 1 ] || echo s) x $(size_label "$size") (req/s, median of $rounds) =="
-        printf '%-24s %12s %10s %9s %13s\n' server "req/s" "vs epoll" "srv CPU" "req/CPU-s"
-        ref=
-        [ -n "${result[epoll,$conns,$size]:-}" ] && ref=$(median ${result[epoll,$conns,$size]})
+        printf '%-24s %12s %10s %9s %13s %10s\n' server "req/s" "vs epoll" "srv CPU" "req/CPU-s" "vs model"
+        ref=$(med_of epoll "$conns" "$size" || true)
         for name in "${servers[@]}"; do
             if ! meaningful "$name" "$conns"; then
-                printf '%-24s %12s %10s %9s %13s\n' "$(describe "$name")" n/a n/a n/a n/a
+                printf '%-24s %12s %10s %9s %13s %10s\n' "$(describe "$name")" n/a n/a n/a n/a n/a
                 continue
             fi
             med=$(median ${result[$name,$conns,$size]})
-            ratio=n/a
-            if [ -n "$ref" ] && awk -v r="$ref" 'BEGIN { exit !(r > 0) }'; then
-                ratio=$(awk -v m="$med" -v r="$ref" 'BEGIN { printf "%.2fx", m / r }')
-            fi
+            ratio=$(ratio_of "$med" "$ref")
+            # against the reference of the server's own model (thread
+            # mode against thread_echo.c, ...), when that one was run
+            model=$(model_ref "$name")
+            mratio=$(ratio_of "$med" "$(med_of "$model" "$conns" "$size" || true)")
             note=
             [ "${errors[$name,$conns,$size]}" -gt 0 ] && note="  (${errors[$name,$conns,$size]} errors)"
-            printf '%-24s %12.0f %10s %9.2f %13.0f%s\n' "$(describe "$name")" "$med" "$ratio" \
-                "$(median ${cpus[$name,$conns,$size]})" "$(median ${per_cpu[$name,$conns,$size]})" "$note"
+            printf '%-24s %12.0f %10s %9.2f %13.0f %10s %-6s%s\n' "$(describe "$name")" "$med" "$ratio" \
+                "$(median ${cpus[$name,$conns,$size]})" "$(median ${per_cpu[$name,$conns,$size]})" \
+                "$mratio" "$([ "$mratio" = n/a ] || short_ref "$model")" "$note" | sed 's/ *$//'
         done
     done
 done
 
-# ---- the issue's targets
-med_of() { # NAME CONNS SIZE -> median, or nothing
-    [ -n "${result[$1,$2,$3]:-}" ] && median ${result[$1,$2,$3]}
+# ---- each nettool mode against the reference of its model, every load
+load_label() { # CONNS,SIZE -> e.g. 50x1k
+    echo "${1%,*}x${1#*,}"
 }
+model_matrix() { # TITLE FUNC: FUNC is med_of or per_cpu_of
+    local title=$1 of=$2 name model load a b any=
+    for name in sync thread fork async async-w2; do
+        [[ " ${servers[*]} " == *" $name "* ]] && any=1
+    done
+    [ -n "$any" ] || return 0
+    echo
+    echo "== $title =="
+    printf '%-38s' "nettool mode vs model reference"
+    for load in "${loads[@]}"; do printf ' %9s' "$(load_label "$load")"; done
+    echo
+    for name in sync thread fork async async-w2; do
+        [[ " ${servers[*]} " == *" $name "* ]] || continue
+        model=$(model_ref "$name")
+        printf '%-38s' "$(describe "$name") vs $(describe "$model")"
+        for load in "${loads[@]}"; do
+            a=$("$of" "$name" "${load%,*}" "${load#*,}" || true)
+            b=$("$of" "$model" "${load%,*}" "${load#*,}" || true)
+            printf ' %9s' "$(ratio_of "$a" "$b")"
+        done
+        echo
+    done
+}
+model_matrix "nettool vs the reference of its model: req/s" med_of
+model_matrix "nettool vs the reference of its model: requests per server CPU-second" per_cpu_of
+
+# ---- the issue's targets
 ratio_line() { # LABEL A B TARGET
     local label=$1 a=$2 b=$3 target=$4 r verdict
     if [ -z "$a" ] || [ -z "$b" ] || ! awk -v b="$b" 'BEGIN { exit !(b > 0) }'; then
@@ -401,9 +473,6 @@ ratio_line "nettool async (1 loop) vs epoll reference" \
     "$(med_of async 50 "$tsize")" "$(med_of epoll 50 "$tsize")" 0.9
 ratio_line "nettool async (1 loop) vs ThreadingTCPServer" \
     "$(med_of async 50 "$tsize")" "$(med_of py-threading 50 "$tsize")" 3
-per_cpu_of() { # NAME CONNS SIZE -> median requests per server CPU-second
-    [ -n "${per_cpu[$1,$2,$3]:-}" ] && median ${per_cpu[$1,$2,$3]}
-}
 ratio_line "  the same per server CPU-second" \
     "$(per_cpu_of async 50 "$tsize")" "$(per_cpu_of py-threading 50 "$tsize")" ""
 ratio_line "nettool async -w 2 vs -w 1" \
