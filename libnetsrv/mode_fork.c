@@ -115,6 +115,11 @@ static void reap(netsrv_server *srv, int block)
             continue;
         }
         /* reaped, or ECHILD (someone else reaped it): either way it is gone */
+        if (c->signalled == SIGTERM)
+            /* Cut off at the drain deadline: what is left of its group
+             * (programs that ignore SIGTERM) belongs to a request that is
+             * over.  The group id stays reserved while members remain. */
+            kill(-c->pid, SIGKILL);
         if (c->pidfd >= 0)
             close(c->pidfd);
         netsrv__ip_release(srv, &c->ip);

@@ -27,6 +27,7 @@ pid_t netsrv_spawn(netsrv_conn *c, char *const argv[])
     netsrv__set_nonblock(c->fd, 0);
     if (c->sock_timeo_ms)
         netsrv__conn_set_sock_timeout(c, 0);
+    int in_child = c->srv && c->srv->in_child;
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) < 0)
         return -errno;
@@ -39,6 +40,11 @@ pid_t netsrv_spawn(netsrv_conn *c, char *const argv[])
     }
     if (pid == 0) {
         /* Child: only async-signal-safe calls from here to execvp. */
+        /* A group of its own, so that stopping it stops what it started
+         * too; a fork-mode child is a group of its own already, which the
+         * server stops as a whole. */
+        if (!in_child)
+            setpgid(0, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -63,6 +69,8 @@ pid_t netsrv_spawn(netsrv_conn *c, char *const argv[])
         _exit(127);
     }
     close(errpipe[1]);
+    if (!in_child)
+        setpgid(pid, pid); /* as the child does: whichever runs first */
     int e = 0;
     ssize_t n;
     while ((n = read(errpipe[0], &e, sizeof e)) < 0 && errno == EINTR)
@@ -106,8 +114,17 @@ static int wait_exit(netsrv_conn *c, pid_t pid, int pfd, double deadline, int no
     }
 }
 
+/* The program and whatever it started (its process group, unless it made
+ * one of its own); a plain kill where there is no such group. */
+static void stop_program(pid_t pid, int sig)
+{
+    if (kill(-pid, sig) < 0)
+        kill(pid, sig);
+}
+
 int netsrv_waitpid(netsrv_conn *c, pid_t pid, int *status)
 {
+    int in_child = c->srv && c->srv->in_child;
     int st = 0;
     int pfd = pidfd_open(pid, 0);
     int r = wait_exit(c, pid, pfd, c->end_deadline, 0, &st);
@@ -116,12 +133,17 @@ int netsrv_waitpid(netsrv_conn *c, pid_t pid, int *status)
         /* The request's time is up, or the server's drain is: ask the
          * program to stop, and after a second insist. */
         rc = r == 0 ? -ETIMEDOUT : r;
-        kill(pid, SIGTERM);
+        stop_program(pid, SIGTERM);
         r = wait_exit(c, pid, pfd, netsrv__now() + 1.0, 1, &st);
         if (r == 0) {
-            kill(pid, SIGKILL);
+            stop_program(pid, SIGKILL);
             r = wait_exit(c, pid, pfd, NETSRV__INF, 1, &st);
         }
+        /* What it left behind in its group.  Only the group: the pid
+         * itself is reaped and may be reused, the group id is reserved
+         * while members remain. */
+        if (!in_child)
+            kill(-pid, SIGKILL);
         if (r < 0 && rc == 0)
             rc = r;
     }
