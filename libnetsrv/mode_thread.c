@@ -44,6 +44,10 @@ static void thread_process(netsrv_server *srv, netsrv__req *req)
     sigset_t all, old;
     netsrv__req_task(req, NULL);
     netsrv_task_ref(&req->task); /* the server's, given back after the join */
+    /* Its polling waits (sleep, waitpid, netsrv_wait) see a drain begin at
+     * once; a recv or send is cut off by thread_enforce. */
+    req->task.drain_fd = srv->drainfd;
+    req->task.drain_secs = srv->cfg.drain;
     req->conn.fd_lock = &srv->lock;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, THREAD_STACK);

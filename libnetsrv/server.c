@@ -17,6 +17,7 @@
 #define DEFAULT_THREADS 256
 #define DEFAULT_CHILDREN 64
 #define MAX_POLLFDS 4096
+#define TAKES_PER_TURN 16
 
 /* Each coroutine stack is two mappings (the stack and its guard page), so
  * the kernel's map limit bounds the async requests that can hold a stack;
@@ -382,8 +383,11 @@ int netsrv_serve_forever(netsrv_server *srv, double poll_interval)
          * that became ready in the same wait. */
         if (atomic_load(&srv->stop))
             break;
-        if (r > 0)
-            take_one(srv);
+        /* Several per turn: with many children, each turn's poll over
+         * their pidfds costs more than an accept. */
+        for (int i = 0; r > 0 && i < TAKES_PER_TURN && !atomic_load(&srv->stop); i++)
+            if (!take_one(srv))
+                break;
         if (srv->cfg.hooks.service_actions)
             srv->cfg.hooks.service_actions(srv, srv->cfg.hooks.ctx);
     }

@@ -18,7 +18,8 @@ C_TESTS = \
 	tests/conformance.t \
 	tests/hooks.t \
 	tests/stream.t \
-	tests/limits.t
+	tests/limits.t \
+	tests/task.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -32,6 +33,8 @@ tests_stream_t_SOURCES = tests/stream.c $(tests_common)
 tests_stream_t_LDADD = libnetsrv/libnetsrv.la
 tests_limits_t_SOURCES = tests/limits.c $(tests_common)
 tests_limits_t_LDADD = libnetsrv/libnetsrv.la
+tests_task_t_SOURCES = tests/task.c $(tests_common)
+tests_task_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
