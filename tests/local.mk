@@ -61,3 +61,9 @@ check_PROGRAMS += tests/coro.t
 TESTS += tests/coro.t
 tests_coro_t_SOURCES = tests/coro.c tests/tap.h
 tests_coro_t_LDADD = libnetsrv/libnetsrv.la
+
+# The per-client connection table on its own (libnetsrv/iptable.c).
+check_PROGRAMS += tests/iptable.t
+TESTS += tests/iptable.t
+tests_iptable_t_SOURCES = tests/iptable.c tests/tap.h
+tests_iptable_t_LDADD = libnetsrv/libnetsrv.la
