@@ -40,7 +40,8 @@ SH_TESTS = \
 	tests/emfile.sh \
 	tests/completion.sh \
 	tests/install-example.sh \
-	tests/configure.sh
+	tests/configure.sh \
+	tests/cet.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
 
