@@ -33,7 +33,7 @@ static netsrv__req *admit_stream(netsrv_server *srv, int fd, netsrv_addr *peer)
     if (peer->ss.ss_family == AF_UNIX)
         peer->len = 0; /* unnamed client: "unix:" */
     netsrv__ipkey ip;
-    netsrv__ipkey_of(peer, &ip);
+    netsrv__ipkey_from((const struct sockaddr *)&peer->ss, peer->len, &ip);
     int rc = netsrv__ip_acquire(srv, &ip);
     if (rc < 0) {
         close(fd);

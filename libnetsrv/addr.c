@@ -179,24 +179,6 @@ char *netsrv_addr_format(const netsrv_addr *a, char *buf, size_t len)
     return buf;
 }
 
-int netsrv__ipkey_of(const netsrv_addr *a, netsrv__ipkey *k)
-{
-    memset(k, 0, sizeof *k);
-    if (a->ss.ss_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->ss;
-        /* stored as a v4-mapped IPv6 address so both families share a table */
-        k->bytes[10] = k->bytes[11] = 0xff;
-        memcpy(k->bytes + 12, &s4->sin_addr, 4);
-    } else if (a->ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
-        memcpy(k->bytes, &s6->sin6_addr, 16);
-    } else {
-        return 0;
-    }
-    k->valid = 1;
-    return 1;
-}
-
 static int connect_one(const netsrv_addr *a, int dgram, double timeout, char *err, size_t errlen)
 {
     char shown[NETSRV_ADDRSTRLEN];

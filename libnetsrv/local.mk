@@ -1,10 +1,11 @@
 # libnetsrv/local.mk - the library: public header, private header, sources.
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
-noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h
+noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h
 libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/error.c \
 	libnetsrv/addr.c \
+	libnetsrv/iptable.c \
 	libnetsrv/clock.c \
 	libnetsrv/config.c \
 	libnetsrv/loop.c \

@@ -7,6 +7,7 @@
 
 #include "netsrv.h"
 #include "task.h"
+#include "iptable.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -108,20 +109,6 @@ extern const netsrv__mode_ops netsrv__mode_thread;
 extern const netsrv__mode_ops netsrv__mode_fork;
 extern const netsrv__mode_ops netsrv__mode_async;
 
-/* Concurrent connections per client IP (only IPv4/IPv6 stream clients). */
-typedef struct netsrv__ipkey {
-    uint8_t bytes[16];
-    uint8_t valid;
-} netsrv__ipkey;
-
-typedef struct netsrv__ipcount {
-    netsrv__ipkey key;
-    unsigned count;
-    struct netsrv__ipcount *next;
-} netsrv__ipcount;
-
-#define NETSRV__IPBUCKETS 64
-
 typedef struct netsrv__child {
     pid_t pid;                 /* also its process group: the child leads one */
     int pidfd;                 /* -1 when the kernel has no pidfd_open */
@@ -171,7 +158,7 @@ struct netsrv_server {
     atomic_ulong refused;      /* clients refused (per_ip, verify_request) */
     atomic_ulong served;       /* requests taken */
     pthread_mutex_t lock;      /* guards the lists below */
-    netsrv__ipcount *ipcounts[NETSRV__IPBUCKETS];
+    netsrv__iptable ips;       /* connections per client (per_ip) */
     netsrv__req *threads;      /* thread mode: running requests */
     netsrv__req *done;         /* thread mode: ended, to be joined */
     netsrv__child *children;   /* fork mode */
@@ -182,9 +169,6 @@ struct netsrv_server {
 /* error.c */
 int netsrv__seterr(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* addr.c */
-int netsrv__ipkey_of(const netsrv_addr *a, netsrv__ipkey *k);
 
 /* listen.c */
 int netsrv__listen_open(netsrv_server *srv, char *err, size_t errlen);

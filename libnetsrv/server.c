@@ -73,63 +73,19 @@ void netsrv__report(netsrv_server *srv, netsrv_request *req, const netsrv_addr *
         srv->cfg.hooks.handle_error(srv, req, peer, err, srv->cfg.hooks.ctx);
 }
 
-/* ---- per-IP connection counts ---- */
+/* ---- per-IP connection counts (iptable.c) ---- */
 
-static unsigned ip_hash(const netsrv__ipkey *k)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ k->bytes[i]) * 16777619u;
-    return h % NETSRV__IPBUCKETS;
-}
-
-/* Counts a new connection from k; returns 0, or -EUSERS past per_ip. */
 int netsrv__ip_acquire(netsrv_server *srv, const netsrv__ipkey *k)
 {
-    int rc = 0;
     if (!srv->cfg.per_ip || !k->valid)
         return 0;
-    pthread_mutex_lock(&srv->lock);
-    netsrv__ipcount **head = &srv->ipcounts[ip_hash(k)], *c;
-    for (c = *head; c; c = c->next)
-        if (memcmp(c->key.bytes, k->bytes, 16) == 0)
-            break;
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        c->key = *k;
-        c->next = *head;
-        *head = c;
-    }
-    if (c->count >= srv->cfg.per_ip)
-        rc = -EUSERS;
-    else
-        c->count++;
-out:
-    pthread_mutex_unlock(&srv->lock);
-    return rc;
+    return netsrv__iptable_acquire(&srv->ips, k, srv->cfg.per_ip);
 }
 
 void netsrv__ip_release(netsrv_server *srv, const netsrv__ipkey *k)
 {
-    if (!srv->cfg.per_ip || !k->valid)
-        return;
-    pthread_mutex_lock(&srv->lock);
-    netsrv__ipcount **pp = &srv->ipcounts[ip_hash(k)];
-    for (; *pp; pp = &(*pp)->next) {
-        netsrv__ipcount *c = *pp;
-        if (memcmp(c->key.bytes, k->bytes, 16) == 0) {
-            if (--c->count == 0) { /* forget idle clients: the table stays small */
-                *pp = c->next;
-                free(c);
-            }
-            break;
-        }
-    }
-    pthread_mutex_unlock(&srv->lock);
+    if (srv->cfg.per_ip && k->valid)
+        netsrv__iptable_release(&srv->ips, k);
 }
 
 /* ---- create / free ---- */
@@ -177,7 +133,12 @@ int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
         srv->cfg.linger = 0;
     pthread_mutex_init(&srv->lock, NULL);
 
-    int rc;
+    int rc = netsrv__iptable_init(&srv->ips);
+    if (rc < 0) {
+        pthread_mutex_destroy(&srv->lock);
+        free(srv);
+        return netsrv__seterr(err, errlen, rc, "per-IP table: %s", netsrv_strerror(rc));
+    }
     srv->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     srv->drainfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     srv->sparefd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -276,12 +237,7 @@ void netsrv_server_free(netsrv_server *srv)
         close(srv->drainfd);
     if (srv->sparefd >= 0)
         close(srv->sparefd);
-    for (int i = 0; i < NETSRV__IPBUCKETS; i++)
-        while (srv->ipcounts[i]) {
-            netsrv__ipcount *c = srv->ipcounts[i];
-            srv->ipcounts[i] = c->next;
-            free(c);
-        }
+    netsrv__iptable_fini(&srv->ips);
     free(srv->children);
     free(srv->pktbuf);
     pthread_mutex_destroy(&srv->lock);

@@ -43,7 +43,8 @@ SH_TESTS = \
 	tests/emfile.sh \
 	tests/completion.sh \
 	tests/install-example.sh \
-	tests/configure.sh
+	tests/configure.sh \
+	tests/cet.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
 
@@ -64,3 +65,9 @@ check_PROGRAMS += tests/coro.t
 TESTS += tests/coro.t
 tests_coro_t_SOURCES = tests/coro.c tests/tap.h
 tests_coro_t_LDADD = libnetsrv/libnetsrv.la
+
+# The per-client connection table on its own (libnetsrv/iptable.c).
+check_PROGRAMS += tests/iptable.t
+TESTS += tests/iptable.t
+tests_iptable_t_SOURCES = tests/iptable.c tests/tap.h
+tests_iptable_t_LDADD = libnetsrv/libnetsrv.la
