@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define THREAD_STACK (256 * 1024)
@@ -32,6 +33,7 @@ static void *thread_main(void *arg)
     unlink_req(&srv->threads, req);
     req->next = srv->done;
     srv->done = req;
+    pthread_cond_broadcast(&srv->cut_cv);
     pthread_mutex_unlock(&srv->lock);
     atomic_fetch_sub(&srv->active, 1);
     netsrv__wake(srv);
@@ -88,22 +90,13 @@ static void thread_collect(netsrv_server *srv)
     }
 }
 
-static void thread_drain(netsrv_server *srv, double deadline)
-{
-    pthread_mutex_lock(&srv->lock);
-    for (netsrv__req *r = srv->threads; r; r = r->next)
-        if (deadline < r->cut_at)
-            r->cut_at = deadline;
-    pthread_mutex_unlock(&srv->lock);
-}
-
 /* Past its deadline a request is cut off: its waits fail from now on, and
  * a recv or send it is blocked in returns at once, because the socket is
- * shut.  The lock keeps the fd from being closed and reused meanwhile. */
-static double thread_enforce(netsrv_server *srv)
+ * shut.  The lock (held by the caller) keeps the fd from being closed and
+ * reused meanwhile.  Returns the next deadline. */
+static double enforce_locked(netsrv_server *srv)
 {
     double next = NETSRV__INF, now = 0;
-    pthread_mutex_lock(&srv->lock);
     for (netsrv__req *r = srv->threads; r; r = r->next) {
         if (r->cut_at >= NETSRV__INF)
             continue;
@@ -119,8 +112,81 @@ static double thread_enforce(netsrv_server *srv)
         if (!r->conn.dgram && r->conn.fd >= 0)
             shutdown(r->conn.fd, SHUT_RDWR);
     }
+    return next;
+}
+
+static double thread_enforce(netsrv_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    double next = enforce_locked(srv);
     pthread_mutex_unlock(&srv->lock);
     return next;
+}
+
+/* The cutter thread holds the drain deadlines while nobody else may: the
+ * caller of a finished serve_forever need not call anything for requests
+ * blocked in recv to be cut off in time. */
+static void *cutter_main(void *arg)
+{
+    netsrv_server *srv = arg;
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->cutter_stop) {
+        double next = enforce_locked(srv);
+        if (next >= NETSRV__INF)
+            break;
+        struct timespec ts;
+        ts.tv_sec = (time_t)next;
+        ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&srv->cut_cv, &srv->lock, &ts);
+    }
+    srv->cutter_state = 2;
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+static void cutter_join(netsrv_server *srv)
+{
+    pthread_join(srv->cutter, NULL);
+    srv->cutter_state = 0;
+}
+
+static void thread_drain(netsrv_server *srv, double deadline)
+{
+    int any = 0;
+    pthread_mutex_lock(&srv->lock);
+    for (netsrv__req *r = srv->threads; r; r = r->next)
+        if (deadline < r->cut_at) {
+            r->cut_at = deadline;
+            any = 1;
+        }
+    int state = srv->cutter_state;
+    if (any && state == 1)
+        pthread_cond_broadcast(&srv->cut_cv); /* an earlier deadline */
+    pthread_mutex_unlock(&srv->lock);
+    if (!any || state == 1)
+        return;
+    if (state == 2)
+        cutter_join(srv);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_mutex_lock(&srv->lock);
+    srv->cutter_stop = 0;
+    if (pthread_create(&srv->cutter, NULL, cutter_main, srv) == 0)
+        srv->cutter_state = 1;
+    pthread_mutex_unlock(&srv->lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void thread_fini(netsrv_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->cutter_stop = 1;
+    pthread_cond_broadcast(&srv->cut_cv);
+    int state = srv->cutter_state;
+    pthread_mutex_unlock(&srv->lock);
+    if (state)
+        cutter_join(srv);
 }
 
 static int running(netsrv_server *srv)
@@ -160,5 +226,6 @@ const netsrv__mode_ops netsrv__mode_thread = {
     .drain = thread_drain,
     .enforce = thread_enforce,
     .close = thread_close,
+    .fini = thread_fini,
     .blocking = 1,
 };

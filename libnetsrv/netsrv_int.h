@@ -98,6 +98,8 @@ typedef struct netsrv__mode_ops {
     double (*enforce)(netsrv_server *srv);
     /* At close: waits for requests in flight until deadline. */
     void (*close)(netsrv_server *srv, double deadline);
+    /* Before the server's memory goes. */
+    void (*fini)(netsrv_server *srv);
     /* Modes with a loop of their own (async) replace the serving loop. */
     int (*serve)(netsrv_server *srv, double poll_interval);
     int (*handle_one)(netsrv_server *srv);
@@ -161,6 +163,11 @@ struct netsrv_server {
     netsrv__iptable ips;       /* connections per client (per_ip) */
     netsrv__req *threads;      /* thread mode: running requests */
     netsrv__req *done;         /* thread mode: ended, to be joined */
+    pthread_t cutter;          /* thread mode: cuts requests off at their
+                                  drain deadline, whatever the caller does */
+    int cutter_state;          /* 0 none, 1 running, 2 ended (to be joined) */
+    int cutter_stop;
+    pthread_cond_t cut_cv;     /* a request ended, or the server goes */
     netsrv__child *children;   /* fork mode */
     unsigned nchildren, capchildren;
     char *pktbuf;              /* datagram receive buffer, max_packet + 1 */

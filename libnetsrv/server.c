@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_THREADS 256
@@ -132,9 +133,15 @@ int netsrv_server_create(netsrv_server **out, const netsrv_config *cfg,
     if (srv->cfg.linger < 0)
         srv->cfg.linger = 0;
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cut_cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     int rc = netsrv__iptable_init(&srv->ips);
     if (rc < 0) {
+        pthread_cond_destroy(&srv->cut_cv);
         pthread_mutex_destroy(&srv->lock);
         free(srv);
         return netsrv__seterr(err, errlen, rc, "per-IP table: %s", netsrv_strerror(rc));
@@ -229,6 +236,8 @@ void netsrv_server_free(netsrv_server *srv)
      * may outlive it.  (Fork children have their own copy.) */
     if (!srv->in_child && srv->cfg.mode == NETSRV_THREAD)
         srv->ops->close(srv, NETSRV__INF);
+    if (!srv->in_child && srv->ops->fini)
+        srv->ops->fini(srv);
     if (srv->fd >= 0)
         close(srv->fd);
     if (srv->wakefd >= 0)
@@ -240,6 +249,7 @@ void netsrv_server_free(netsrv_server *srv)
     netsrv__iptable_fini(&srv->ips);
     free(srv->children);
     free(srv->pktbuf);
+    pthread_cond_destroy(&srv->cut_cv);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
 }

@@ -299,6 +299,34 @@ static void test_dgram_cap(netsrv_mode mode)
     netsrv_server_free(srv);
 }
 
+/* Thread mode: a request blocked in recv is cut off at its drain deadline
+ * even when the caller calls nothing after serve_forever returned. */
+static void test_cut_in_recv(void)
+{
+    char addr[NETSRV_ADDRSTRLEN];
+    netsrv_config cfg;
+    tu_config(&cfg, NETSRV_THREAD);
+    cfg.drain = 0.3;
+    netsrv_server *srv = tu_create(&cfg, netsrv_handler_find("echo"), addr);
+    tu_srv ts;
+    if (!srv || tu_start(&ts, srv, 0.05) < 0) {
+        fail("cut in recv: server starts");
+        return;
+    }
+    int fd = tu_connect(addr, 0);
+    char buf[16];
+    tu_send_all(fd, "a\n", 2);
+    ok(tu_read_line(fd, buf, sizeof buf, 5000) == 2, "cut in recv: echoed once, now blocked in recv");
+    netsrv_shutdown(srv);
+    ok(tu_wait_done(&ts, 10), "cut in recv: serve_forever returns");
+    is(tu_wait_eof(fd, 5000), 1, "cut in recv: the connection ends at the drain deadline, no close called");
+    for (int i = 0; i < 1000 && netsrv_server_active(srv); i++)
+        usleep(5000);
+    is(netsrv_server_active(srv), 0, "cut in recv: its thread ends too");
+    tu_close(fd);
+    netsrv_server_free(srv);
+}
+
 int main(void)
 {
     tu_init(120);
@@ -311,5 +339,6 @@ int main(void)
         test_getline(tu_modes[i]);
     test_dgram_cap(NETSRV_THREAD);
     test_dgram_cap(NETSRV_ASYNC);
+    test_cut_in_recv();
     return done_testing();
 }
