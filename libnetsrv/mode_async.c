@@ -240,6 +240,7 @@ static void worker_fini(netsrv__worker *w)
 static void *worker_thread(void *arg)
 {
     netsrv__worker *w = arg;
+    netsrv__sigpipe_thread_blocked(1); /* started with every signal blocked */
     netsrv__loop_run(&w->loop);
     return NULL;
 }
@@ -271,7 +272,12 @@ static int async_serve(netsrv_server *srv, double poll_interval)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc != 0) /* could not start them all: stop the ones that run */
             netsrv_shutdown(srv);
+        /* SIGPIPE stays blocked in the caller's thread while it serves, so
+         * sendfile needs no mask changes per call. */
+        sigset_t mask;
+        int held = netsrv__sigpipe_hold(&mask);
         netsrv__loop_run(&ws[0].loop);
+        netsrv__sigpipe_release(held, &mask);
         for (unsigned i = 1; i < started; i++)
             pthread_join(ws[i].tid, NULL);
     }
@@ -293,7 +299,10 @@ static int async_handle_one(netsrv_server *srv)
             ev_timer_set(&w.timeout_w, srv->cfg.server_timeout, 0);
             ev_timer_start(w.loop.ev, &w.timeout_w);
         }
+        sigset_t mask;
+        int held = netsrv__sigpipe_hold(&mask);
         netsrv__loop_run(&w.loop);
+        netsrv__sigpipe_release(held, &mask);
         if (w.timed_out)
             rc = srv->cfg.hooks.handle_timeout
                      ? srv->cfg.hooks.handle_timeout(srv, srv->cfg.hooks.ctx)

@@ -28,6 +28,7 @@ static void *thread_main(void *arg)
 {
     netsrv__req *req = arg;
     netsrv_server *srv = req->conn.srv;
+    netsrv__sigpipe_thread_blocked(1); /* started with every signal blocked */
     netsrv__task_run_here(&req->task);
     pthread_mutex_lock(&srv->lock);
     unlink_req(&srv->threads, req);

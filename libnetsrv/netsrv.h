@@ -326,6 +326,13 @@ int netsrv_flush(netsrv_request *req);
 /* Flushes, then half-closes the output (the peer reads end of stream). */
 int netsrv_shutdown_write(netsrv_request *req);
 
+/* Sends count bytes of the file fd from offset (fd's own offset is left
+ * alone) with sendfile(2), after the output buffered so far.  Waits like
+ * netsrv_write (a full socket never blocks an async loop).  Returns the
+ * bytes sent, fewer than count only when the file ended first, or a
+ * negative errno (-ENOTSOCK for a datagram request). */
+ssize_t netsrv_sendfile(netsrv_conn *c, int fd, off_t offset, size_t count);
+
 /* Sleeps seconds without holding up other requests of the server.
  * Returns 0, or -ETIMEDOUT when the request's time limit
  * (cfg.request_timeout) ends it early, -ECANCELED when the drain

@@ -75,6 +75,14 @@ int netsrv__conn_io_error(netsrv_conn *c, int err);
 /* stream.c */
 int netsrv__flush_quiet(netsrv_conn *c);
 
+/* sigpipe.c: SIGPIPE never reaches the application from sendfile. */
+void netsrv__sigpipe_thread_blocked(int on); /* this thread blocks all signals */
+/* Blocks SIGPIPE for a while (a serving run); returns whether it did. */
+int netsrv__sigpipe_hold(sigset_t *old);
+/* Takes the SIGPIPEs raised meanwhile, then restores the mask. */
+void netsrv__sigpipe_release(int held, const sigset_t *old);
+ssize_t netsrv__sendfile(int out, int in, off_t *off, size_t count);
+
 /* dgram.c */
 void netsrv__dgram_end(netsrv_conn *c);
 

@@ -273,3 +273,41 @@ int netsrv_shutdown_write(netsrv_conn *c)
         return r;
     return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
 }
+
+/* The kernel copies file pages straight to the socket.  Whatever the
+ * stream has buffered goes first, so a header written with netsrv_printf
+ * precedes the body.  A full socket waits like a send: parked on a loop,
+ * inside the call on a blocking socket. */
+ssize_t netsrv_sendfile(netsrv_conn *c, int fd, off_t offset, size_t count)
+{
+    if (c->dgram)
+        return -ENOTSOCK;
+    int r = netsrv_flush(c);
+    if (r < 0)
+        return r;
+    size_t done = 0;
+    while (done < count) {
+        if (c->blocking)
+            netsrv__conn_arm(c);
+        size_t want = count - done;
+        if (want > (size_t)1 << 30) /* sendfile moves at most ~2 GiB a call */
+            want = (size_t)1 << 30;
+        off_t off = offset + (off_t)done;
+        ssize_t n = netsrv__sendfile(c->fd, fd, &off, want);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            break; /* the file ended before count: the caller sees a short count */
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if ((r = netsrv__conn_wait(c, POLLOUT)) < 0)
+                return r;
+            continue;
+        }
+        return netsrv__conn_io_error(c, errno);
+    }
+    return (ssize_t)done;
+}

@@ -19,7 +19,8 @@ C_TESTS = \
 	tests/hooks.t \
 	tests/stream.t \
 	tests/limits.t \
-	tests/task.t
+	tests/task.t \
+	tests/sendfile.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -35,6 +36,8 @@ tests_limits_t_SOURCES = tests/limits.c $(tests_common)
 tests_limits_t_LDADD = libnetsrv/libnetsrv.la
 tests_task_t_SOURCES = tests/task.c $(tests_common)
 tests_task_t_LDADD = libnetsrv/libnetsrv.la
+tests_sendfile_t_SOURCES = tests/sendfile.c $(tests_common)
+tests_sendfile_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
