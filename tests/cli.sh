@@ -91,6 +91,100 @@ usage_error twoaddr echo "unexpected argument '127.0.0.1:2'" "$NETTOOL" echo 127
 usage_error benchnoaddr bench 'missing ADDR' "$NETTOOL" bench
 usage_error benchconns bench "invalid -c '0'" "$NETTOOL" bench 127.0.0.1:1 -c 0
 
+# Options that do not apply to the mode or the socket are usage errors,
+# wherever they stand relative to -m, -u and -l.
+usage_error w-sync serve '^nettool serve: -w/--workers needs -m async (the mode is sync)' \
+    "$NETTOOL" serve echo -w 2 -l 127.0.0.1:0
+usage_error w-thread serve '-w/--workers needs -m async (the mode is thread)' \
+    "$NETTOOL" serve echo --workers 2 -m thread -l 127.0.0.1:0
+usage_error ss-sync serve '--stack-size needs -m async (the mode is sync' \
+    "$NETTOOL" serve echo --stack-size 64k -l 127.0.0.1:0
+usage_error ss-fork serve '--stack-size needs -m async (the mode is fork' \
+    "$NETTOOL" serve echo -m fork --stack-size 64k -l 127.0.0.1:0
+usage_error mc-sync serve '--max-conns needs -m thread, fork or async' \
+    "$NETTOOL" serve echo --max-conns 4 -l 127.0.0.1:0
+usage_error mc-sync2 serve '--max-conns needs -m thread, fork or async' \
+    "$NETTOOL" serve echo --max-conns 4 -m sync -l 127.0.0.1:0
+usage_error pi-sync serve '--per-ip needs -m thread, fork or async' \
+    "$NETTOOL" serve echo --per-ip 2 -l 127.0.0.1:0
+usage_error pi-udp serve '--per-ip counts connections: .*(-u)' \
+    "$NETTOOL" serve echo -m thread --per-ip 2 -u -l 127.0.0.1:0
+usage_error pi-unix serve "--per-ip counts connections by IP address: .*unix:$T/pi.sock" \
+    "$NETTOOL" serve echo -m async --per-ip 2 -l "unix:$T/pi.sock"
+usage_error bl-udp serve '--backlog is the queue of a stream listener: .*(-u)' \
+    "$NETTOOL" serve echo -u --backlog 8 -l 127.0.0.1:0
+usage_error nd-udp serve '--nodelay is for TCP connections, not datagrams (-u)' \
+    "$NETTOOL" serve echo --nodelay -u -l 127.0.0.1:0
+usage_error nnd-udp serve '--no-nodelay is for TCP connections, not datagrams (-u)' \
+    "$NETTOOL" serve echo -u --no-nodelay -l 127.0.0.1:0
+usage_error nd-unix serve '--nodelay is for TCP connections, not a Unix socket' \
+    "$NETTOOL" serve echo -m thread --nodelay -l "unix:$T/nd.sock"
+usage_error rp-unix serve '--reuse-port is for IP sockets, not a Unix socket' \
+    "$NETTOOL" serve echo --reuse-port -l "unix:$T/rp.sock"
+usage_error rp-fd serve '--reuse-port needs a socket nettool creates, not an inherited one (fd:3)' \
+    "$NETTOOL" serve echo --reuse-port -l fd:3
+usage_error rp-sd serve '--reuse-port needs a socket nettool creates, not an inherited one (systemd)' \
+    "$NETTOOL" serve echo -l systemd --reuse-port
+usage_error exec-udp serve 'the exec handler needs a stream socket (drop -u)' \
+    "$NETTOOL" serve exec -m fork -u -l 127.0.0.1:0 -- cat
+test ! -e "$T/pi.sock" && test ! -e "$T/nd.sock" && test ! -e "$T/rp.sock"
+t_ok $? "  and no Unix socket file is left behind by them"
+
+# An inherited socket (fd:N) is checked once the kernel has said what it
+# is: here a Unix datagram socket, then a TCP listener, each as fd 3.
+# inherit.py FAMILY TYPE PATH CMD...: runs CMD with such a socket (bound to
+# PATH or a free loopback port, and listening if a stream) as descriptor 3.
+cat >"$T/inherit.py" <<'EOF'
+import os, socket, sys
+fam, typ, path = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(getattr(socket, fam), getattr(socket, typ))
+s.bind(path if fam == "AF_UNIX" else ("127.0.0.1", 0))
+if typ == "SOCK_STREAM":
+    s.listen()
+os.dup2(s.fileno(), 3)
+os.execv(sys.argv[4], sys.argv[4:])
+EOF
+usage_error fd-pi serve '--per-ip counts connections: .*(an inherited datagram socket)' \
+    "$PY" "$T/inherit.py" AF_UNIX SOCK_DGRAM "$T/fd.dgram" \
+    "$NETTOOL" serve echo -m thread --per-ip 1 -l fd:3
+usage_error fd-u serve '-u was given, but fd:3 is a stream socket' \
+    "$PY" "$T/inherit.py" AF_INET SOCK_STREAM - "$NETTOOL" serve echo -u -l fd:3
+
+# --stack-size: the minimum is libnetsrv's NETSRV_STACK_MIN, serve --help
+# says it, one byte less is refused (not raised) and the minimum works.
+stack_min=$(sed -n 's/^#define NETSRV_STACK_MIN //p' "${top_srcdir:-.}/libnetsrv/netsrv.h")
+stack_min=$(($stack_min))
+help_min=$("$NETTOOL" serve --help | sed -n 's/.*at least \([0-9]*\)k.*/\1/p')
+t_is "$((${help_min:-0} * 1024))" "$stack_min" \
+    "serve --help says the real --stack-size minimum: ${help_min:-?}k (NETSRV_STACK_MIN $stack_min)"
+usage_error ss-min serve "--stack-size '$((stack_min - 1))' is below the minimum, $((stack_min / 1024))k" \
+    "$NETTOOL" serve echo -m async --stack-size "$((stack_min - 1))" -l 127.0.0.1:0
+usage_error ss-max serve "--stack-size '2048M' is above the maximum" \
+    "$NETTOOL" serve echo -m async --stack-size 2048M -l 127.0.0.1:0
+
+# serves NAME U ARGS...: "nettool serve echo ARGS" starts, echoes a line to
+# "nettool echo U" (U is -u or empty) and stops with exit 0: the options
+# are taken where they apply.
+serves() {
+    _n=$1 _u=$2
+    shift 2
+    if start_server "$_n" echo "$@"; then
+        _out=$(printf 'fits\n' | timeout 10 "$NETTOOL" echo $_u "$SRV_ADDR" --timeout 5 2>&1)
+        stop_server
+        [ "$_out" = fits ] && [ "$EXIT_STATUS" = 0 ]
+        t_ok $? "serve echo $* starts and echoes ($_out), then exits $EXIT_STATUS"
+    else
+        fail "serve echo $* starts: $(head -n 1 "$SRV_LOG")"
+    fi
+}
+serves fit-thread "" -m thread --max-conns 4 --per-ip 2 --backlog 16 --nodelay --reuse-port \
+    --timeout 5 --request-timeout 5 --drain 1 -l 127.0.0.1:0
+serves fit-async "" -m async -w 2 --stack-size "$stack_min" --max-conns 8 --per-ip 2 \
+    --no-nodelay -l 127.0.0.1:0
+serves fit-fork-udp -u -m fork -u --max-conns 2 --reuse-port --timeout 5 -l 127.0.0.1:0
+serves fit-unix "" -m thread --max-conns 2 --backlog 8 -l "unix:$T/fit.sock"
+serves fit-sync "" --per-ip 0 --backlog 8 --timeout 5 -l 127.0.0.1:0
+
 # A busy port: exit 1 with one clear line.
 if start_server busy echo -l 127.0.0.1:0; then
     run inuse "$NETTOOL" serve echo -l "$SRV_ADDR"
