@@ -172,7 +172,7 @@ serves() {
         _out=$(printf 'fits\n' | timeout 10 "$NETTOOL" echo $_u "$SRV_ADDR" --timeout 5 2>&1)
         stop_server
         [ "$_out" = fits ] && [ "$EXIT_STATUS" = 0 ]
-        t_ok $? "serve echo $* starts and echoes ($_out), then exits $EXIT_STATUS"
+        t_ok $? "serve echo $* starts and echoes ($(printf '%s' "$_out" | head -n 1)), then exits $EXIT_STATUS"
     else
         fail "serve echo $* starts: $(head -n 1 "$SRV_LOG")"
     fi
@@ -184,6 +184,64 @@ serves fit-async "" -m async -w 2 --stack-size "$stack_min" --max-conns 8 --per-
 serves fit-fork-udp -u -m fork -u --max-conns 2 --reuse-port --timeout 5 -l 127.0.0.1:0
 serves fit-unix "" -m thread --max-conns 2 --backlog 8 -l "unix:$T/fit.sock"
 serves fit-sync "" --per-ip 0 --backlog 8 --timeout 5 -l 127.0.0.1:0
+
+# -l PORT listens on all IPv4 interfaces (as nc -l and python -m
+# http.server do) while the default is the loopback only: serve --help
+# says both, and the listening line shows the address really bound, with
+# the port the kernel chose for port 0.
+"$NETTOOL" serve --help >"$T/shelp.out"
+grep -q 'bare PORT listens on all IPv4' "$T/shelp.out" && grep -q '(0.0.0.0:PORT' "$T/shelp.out" &&
+    grep -q 'the default, 127.0.0.1:7000, is this host' "$T/shelp.out"
+t_ok $? "serve --help says a bare PORT listens on all interfaces (0.0.0.0:PORT), the default 127.0.0.1:7000 this host only"
+
+# bound PROTO HEXADDR PORT: the kernel's table /proc/net/PROTO has a socket
+# bound to HEXADDR (as the kernel writes it) and PORT.
+bound() {
+    awk -v a="$2:$(printf '%04X' "$3")" '$2 == a { found = 1 } END { exit !found }' "/proc/net/$1"
+}
+
+# listens NAME PROTO HEXADDR SHOWN U LISTEN: "serve echo U -l LISTEN" prints
+# "listening on SHOWN:PORT" with a real PORT, the kernel has that socket
+# bound to HEXADDR:PORT, and "nettool echo U" gets an answer on
+# 127.0.0.1:PORT (or [::1]:PORT).
+listens() {
+    _n=$1 _proto=$2 _hex=$3 _shown=$4 _u=$5 _l=$6
+    if start_server "$_n" echo $_u -l "$_l"; then
+        _line=$(grep 'listening on' "$SRV_LOG" | head -n 1)
+        _port=${SRV_ADDR##*:}
+        case $_line in
+        "nettool serve: echo (sync) listening on $_shown:"[1-9]*) _why= ;;
+        *) _why="the listening line is '$_line'" ;;
+        esac
+        if [ -z "$_why" ] && [ -r "/proc/net/$_proto" ] && ! bound "$_proto" "$_hex" "$_port"; then
+            _why="/proc/net/$_proto has no socket on $_hex:$_port"
+        fi
+        case $_shown in \[*) _to="[::1]:$_port" ;; *) _to="127.0.0.1:$_port" ;; esac
+        if [ -z "$_why" ]; then
+            _out=$(printf 'bound\n' | timeout 10 "$NETTOOL" echo $_u "$_to" --timeout 5 2>&1)
+            [ "$_out" = bound ] || _why="no echo on $_to: $(printf '%s' "$_out" | head -n 1)"
+        fi
+        stop_server
+        t_is "$_why" "" "serve echo ${_u:+$_u }-l $_l: '$_line', bound so, answers on $_to"
+    else
+        fail "serve echo $_u -l $_l starts: $(head -n 1 "$SRV_LOG")"
+    fi
+}
+listens any tcp 00000000 0.0.0.0 "" 0
+listens any-u udp 00000000 0.0.0.0 -u 0
+listens lo tcp 0100007F 127.0.0.1 "" 127.0.0.1:0
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    listens lo6 tcp6 00000000000000000000000001000000 '[::1]' "" '[::1]:0'
+else
+    t_skip 1 "no IPv6 loopback"
+fi
+if start_server unixline echo -l "unix:$T/line.sock"; then
+    t_is "$(grep 'listening on' "$SRV_LOG")" "nettool serve: echo (sync) listening on unix:$T/line.sock" \
+        "serve echo -l unix:PATH: the listening line names the path"
+    stop_server
+else
+    fail "serve echo -l unix:PATH starts: $(head -n 1 "$SRV_LOG")"
+fi
 
 # A busy port: exit 1 with one clear line.
 if start_server busy echo -l 127.0.0.1:0; then
