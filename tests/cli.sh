@@ -257,9 +257,25 @@ else
     t_skip 4 "no server"
 fi
 
-# Refused connection: runtime failure.
-run refused "$NETTOOL" echo 127.0.0.1:1 --timeout 5
-t_is "$RC" 1 "echo to a port nobody listens on exits 1"
+# Nobody listening: a runtime failure, said in one line, as bench says it.
+# A port bound and closed again is one nobody listens on.
+for proto in tcp udp; do
+    port=$("$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()' "$proto")
+    u=
+    [ "$proto" = udp ] && u=-u
+    printf 'anyone?\n' >"$T/in"
+    timeout 10 "$NETTOOL" echo $u "127.0.0.1:$port" --timeout 5 <"$T/in" >"$T/refused.out" 2>"$T/refused.err"
+    RC=$?
+    t_is "$RC" 1 "echo $u to a $proto port nobody listens on exits 1"
+    t_is "$(cat "$T/refused.err")" "nettool echo: cannot connect to 127.0.0.1:$port: Connection refused" \
+        "  with one line on stderr saying the connection was refused"
+    test ! -s "$T/refused.out"
+    t_ok $? "  and nothing on stdout"
+done
 
 # argv[0] dispatch through links named after the applet.
 real_nettool
