@@ -1,7 +1,12 @@
 #!/bin/sh
 # cli.sh - nettool's command line: help/list/version, applet help, exit
-# codes (0 ok, 1 runtime failure, 2 usage, 127 unknown applet), one clear
-# line for a busy port, and dispatch on argv[0] through links.
+# codes (0 ok, 1 runtime failure, 2 usage, 127 unknown applet), usage
+# errors as one line plus "Try 'nettool APPLET --help'", serve options
+# refused where they do not apply (mode, datagrams, Unix or inherited
+# sockets, the --stack-size minimum) and taken where they do, the
+# listening line against the socket really bound (-l PORT is all
+# interfaces), one clear line for a busy port and for a refused echo, and
+# dispatch on argv[0] through links.
 . "${top_srcdir:-.}/tests/lib.sh"
 
 run() { # run NAME CMD...: stdout/stderr to $T/NAME.out/.err; sets RC
