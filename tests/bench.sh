@@ -215,7 +215,7 @@ fi
 # ---- nobody listening: one line saying so, no figures, exit 1
 # free_port tcp|udp: a port bound and closed again, so nobody listens on it.
 free_port() {
-    "$PY" -c 'import socket, sys
+    timeout 10 "$PY" -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])

@@ -159,7 +159,7 @@ usage_error fd-u serve '-u was given, but fd:3 is a stream socket' \
 # says it, one byte less is refused (not raised) and the minimum works.
 stack_min=$(sed -n 's/^#define NETSRV_STACK_MIN //p' "${top_srcdir:-.}/libnetsrv/netsrv.h")
 stack_min=$(($stack_min))
-help_min=$("$NETTOOL" serve --help | sed -n 's/.*at least \([0-9]*\)k.*/\1/p')
+help_min=$(timeout 10 "$NETTOOL" serve --help | sed -n 's/.*at least \([0-9]*\)k.*/\1/p')
 t_is "$((${help_min:-0} * 1024))" "$stack_min" \
     "serve --help says the real --stack-size minimum: ${help_min:-?}k (NETSRV_STACK_MIN $stack_min)"
 usage_error ss-min serve "--stack-size '$((stack_min - 1))' is below the minimum, $((stack_min / 1024))k" \
@@ -194,7 +194,7 @@ serves fit-sync "" --per-ip 0 --backlog 8 --timeout 5 -l 127.0.0.1:0
 # http.server do) while the default is the loopback only: serve --help
 # says both, and the listening line shows the address really bound, with
 # the port the kernel chose for port 0.
-"$NETTOOL" serve --help >"$T/shelp.out"
+timeout 10 "$NETTOOL" serve --help >"$T/shelp.out"
 grep -q 'bare PORT listens on all IPv4' "$T/shelp.out" && grep -q '(0.0.0.0:PORT' "$T/shelp.out" &&
     grep -q 'the default, 127.0.0.1:7000, is this host' "$T/shelp.out"
 t_ok $? "serve --help says a bare PORT listens on all interfaces (0.0.0.0:PORT), the default 127.0.0.1:7000 this host only"
@@ -235,7 +235,7 @@ listens() {
 listens any tcp 00000000 0.0.0.0 "" 0
 listens any-u udp 00000000 0.0.0.0 -u 0
 listens lo tcp 0100007F 127.0.0.1 "" 127.0.0.1:0
-if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+if timeout 10 "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
     listens lo6 tcp6 00000000000000000000000001000000 '[::1]' "" '[::1]:0'
 else
     t_skip 1 "no IPv6 loopback"
@@ -265,7 +265,7 @@ fi
 # Nobody listening: a runtime failure, said in one line, as bench says it.
 # A port bound and closed again is one nobody listens on.
 for proto in tcp udp; do
-    port=$("$PY" -c 'import socket, sys
+    port=$(timeout 10 "$PY" -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
