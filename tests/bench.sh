@@ -4,8 +4,9 @@
 # runs with no error (exit 0); --json (per-second lines, one summary),
 # --warmup, -w, --rate (rps near the rate, latency from the send and from
 # the schedule); errors caught, each with exit 1: a corrupting server
-# (mismatches), a server that never echoes, lost datagrams (timeouts),
-# refused connections; usage errors exit 2.  Also serve's -w, --stack-size
+# (mismatches), a server that never echoes, lost datagrams (timeouts);
+# nobody listening (one line, no figures, exit 1); usage errors exit 2,
+# each with one line and a pointer to --help.  Also serve's -w, --stack-size
 # and the raised open-files limit.  About 15 s in all.
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -211,21 +212,68 @@ else
     t_skip 1 "no server"
 fi
 
-# ---- refused connections: a port bound and closed again
-port=$("$PY" -c 'import socket
-s = socket.socket()
+# ---- nobody listening: one line saying so, no figures, exit 1
+# free_port tcp|udp: a port bound and closed again, so nobody listens on it.
+free_port() {
+    timeout 10 "$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
-s.close()')
-if [ -n "$port" ]; then
-    timeout 4 "$NETTOOL" bench --json "127.0.0.1:$port" -c 3 -d 5 >"$T/refused.out" 2>"$T/refused.err"
-    BRC=$?
-    t_is "$BRC" 1 "refused: bench -c 3 -d 5 against a closed port exits 1 within 4 s (124: timed out)"
-    jcheck refused 'assert S["connect_errors"] == 3, "connect_errors %d" % S["connect_errors"]'
-    t_ok $? "refused: \"connect_errors\":3 $(jwhy refused)"
+s.close()' "$1"
+}
+
+# refused NAME ADDR WHY ARGS...: "bench ADDR ARGS" exits 1 within 4 s (it
+# has -d 5: it must not wait for the end), prints nothing on stdout and
+# exactly one line on stderr, "nettool bench: cannot connect to ADDR: WHY".
+refused() {
+    _n=$1 _a=$2 _w=$3
+    shift 3
+    timeout 4 "$NETTOOL" bench "$_a" -d 5 "$@" >"$T/$_n.out" 2>"$T/$_n.err"
+    _rc=$?
+    _why=
+    [ "$_rc" -eq 1 ] || _why="$_why exit $_rc (124: timed out);"
+    [ ! -s "$T/$_n.out" ] || _why="$_why a report on stdout ($(head -n 1 "$T/$_n.out"));"
+    [ "$(cat "$T/$_n.err")" = "nettool bench: cannot connect to $_a: $_w" ] ||
+        _why="$_why stderr is '$(tr '\n' '|' <"$T/$_n.err")';"
+    t_is "$_why" "" "$_n: bench $_a ${*:+$* }-d 5: exit 1 at once, no figures, one line: $(head -n 1 "$T/$_n.err")"
+}
+port=$(free_port tcp)
+uport=$(free_port udp)
+if [ -n "$port" ] && [ -n "$uport" ]; then
+    refused refused "127.0.0.1:$port" "Connection refused"
+    refused refused3 "127.0.0.1:$port" "Connection refused" -c 3 -w 2
+    refused refusedj "127.0.0.1:$port" "Connection refused" -c 3 --json
+    refused refusedrate "127.0.0.1:$port" "Connection refused" -c 2 --rate 100
+    refused refusedu "127.0.0.1:$uport" "Connection refused" -u -c 3
 else
-    fail "refused: a free port"
-    t_skip 1 "no port"
+    fail "refused: free ports"
+    t_skip 4 "no port"
+fi
+refused nosock "unix:$T/nobody.sock" "No such file or directory"
+refused nosocku "unix:$T/nobody.dgram" "No such file or directory" -u
+timeout 4 "$NETTOOL" bench "127.0.0.1:${port:-1}" -q -d 5 >"$T/refusedq.out" 2>"$T/refusedq.err"
+BRC=$?
+[ "$BRC" -eq 1 ] && [ ! -s "$T/refusedq.out" ] && [ ! -s "$T/refusedq.err" ]
+t_ok $? "refusedq: bench -q against a closed port: exit 1 ($BRC), not a word"
+
+# Some connections get through, some cannot even open (ulimit -n 24 for
+# 30): that is a measurement with connect errors, and their first line is
+# said as before (once one connection got through), not "cannot connect".
+if start_server partial echo -m async -l 127.0.0.1:0; then
+    (ulimit -n 24 && exec timeout 30 "$NETTOOL" bench "$SRV_ADDR" -c 30 -d 0.5 --json) \
+        >"$T/partial.out" 2>"$T/partial.err"
+    BRC=$?
+    [ "$BRC" -eq 1 ] && jcheck partial '
+assert S["requests"] > 0, "no request"
+assert 0 < S["connect_errors"] < 30, "connect_errors %d" % S["connect_errors"]'
+    t_ok $? "partial: -c 30 under ulimit -n 24: exit 1 ($BRC), a summary with requests and some connect errors $(jwhy partial)"
+    [ "$(grep -c 'connection [0-9]*: socket: ' "$T/partial.err")" -eq 1 ] &&
+        ! grep -q 'cannot connect' "$T/partial.err"
+    t_ok $? "partial: one line for the first connection that could not open: $(grep -m 1 'socket:' "$T/partial.err")"
+    stop_server
+else
+    fail "partial: async echo server starts"
+    t_skip 1 "no server"
 fi
 
 # ---- usage errors
@@ -235,7 +283,10 @@ for args in "" "127.0.0.1:1 127.0.0.2:1" "127.0.0.1:1 --bogus" \
     "127.0.0.1:1 --rate 0" "127.0.0.1:1 -w abc" "[::1" "127.0.0.1:99999"; do
     # shellcheck disable=SC2086
     timeout 10 "$NETTOOL" bench $args >/dev/null 2>"$T/usage.err"
-    t_is "$?" 2 "usage: bench $args exits 2: $(head -n 1 "$T/usage.err")"
+    BRC=$?
+    [ "$BRC" -eq 2 ] && [ "$(wc -l <"$T/usage.err" | tr -d ' ')" -eq 2 ] &&
+        [ "$(tail -n 1 "$T/usage.err")" = "Try 'nettool bench --help' for more information." ]
+    t_ok $? "usage: bench $args exits 2 ($BRC) with one line and the Try line: $(head -n 1 "$T/usage.err")"
 done
 timeout 10 "$NETTOOL" bench --help >"$T/help.out" 2>"$T/help.err"
 t_is "$?" 0 "usage: bench --help exits 0"

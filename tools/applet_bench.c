@@ -55,7 +55,9 @@ const char nt_bench_usage[] =
     "10^6 bytes a second), latency p50/p90/p99/p99.9/max in microseconds\n"
     "and errors (connect failures, resets or closes, mismatches, timeouts).\n"
     "Exits 0 when there was no error, 1 when there was one (or when not a\n"
-    "single echo came back complete), 2 on bad usage.\n";
+    "single echo came back complete), 2 on bad usage.  When no connection\n"
+    "reaches ADDR at all (refused, no such socket) there are no figures, only\n"
+    "'nettool bench: cannot connect to ADDR: REASON', and the exit is 1.\n";
 
 enum {
     OPT_RATE = 256,
@@ -458,6 +460,22 @@ int nt_bench_main(int argc, char **argv)
     nt_bench_sum(loops, nloops, &now_t);
     for (i = 0; i < nloops; i++)
         nt_bench_loop_free(&loops[i]);
+
+    /* Every connection failed to reach the server and none got through:
+     * nothing was measured, so no figures, just why (as "nettool echo"
+     * says it). */
+    if (!nt_bench_reached() && now_t.errors[NT_BERR_CONNECT] == cfg.conns &&
+        now_t.all_errors == now_t.errors[NT_BERR_CONNECT]) {
+        if (nt_verbosity >= 1)
+            nt_error("cannot connect to %s: %s", cfg.addr_text,
+                     strerror(nt_bench_unreached_error()));
+        free(pattern);
+        free(loops);
+        free(raw);
+        free(corr);
+        return NT_EXIT_FAILURE;
+    }
+    nt_bench_say_held();
 
     secs = stop_at > cfg.measure_ns ? (double)(stop_at - cfg.measure_ns) / 1e9 : 0;
     nt_bench_report(stdout, json, &cfg, nloops, secs, &now_t, raw, corr);

@@ -241,7 +241,7 @@ static int nt_echo_dgram(int fd, const char *addr, double timeout)
     struct pollfd p;
     double deadline;
     ssize_t len, n;
-    int r;
+    int r, answered = 0;
 
     while ((len = nt_next_line(&lines, &line)) > 0) {
         do
@@ -272,10 +272,16 @@ static int nt_echo_dgram(int fd, const char *addr, double timeout)
             if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                 continue;
             if (n < 0) {
-                /* ECONNREFUSED: nobody listens (the ICMP came back). */
-                nt_error("%s: %s", addr, strerror(errno));
+                /* ECONNREFUSED: nobody listens (the ICMP came back).
+                 * Before any reply that is the same failure as a refused
+                 * stream connection, and said the same way. */
+                if (errno == ECONNREFUSED && !answered)
+                    nt_error("cannot connect to %s: %s", addr, strerror(errno));
+                else
+                    nt_error("%s: %s", addr, strerror(errno));
                 return NT_EXIT_FAILURE;
             }
+            answered = 1;
             break;
         }
         if ((r = nt_write_all(STDOUT_FILENO, reply, (size_t)n)) < 0) {

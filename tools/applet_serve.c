@@ -14,35 +14,51 @@
 
 #include "applets.h"
 
+/* The help text names the real minimum stack; it cannot be built from
+ * the constant, so a change of NETSRV_STACK_MIN must stop the build until
+ * this text (and nettool.1) say the new one. */
+_Static_assert(NETSRV_STACK_MIN == 16 * 1024,
+               "NETSRV_STACK_MIN changed: update \"at least 16k\" in nt_serve_usage and nettool.1");
+
 const char nt_serve_usage[] =
     "Usage: nettool serve HANDLER [OPTIONS] [-- PROG ARGS...]\n"
     "Serve HANDLER on an address until SIGINT or SIGTERM.  The exec handler\n"
     "runs PROG ARGS for each connection, with the connection as its stdin\n"
-    "and stdout.  Prints 'nettool serve: HANDLER (MODE) listening on ADDR'.\n"
+    "and stdout.  Prints 'nettool serve: HANDLER (MODE) listening on ADDR'\n"
+    "with the address actually bound (0.0.0.0:7000 for -l 7000, the real\n"
+    "port for port 0).\n"
     "\n"
     "  -l, --listen ADDR    HOST:PORT, [V6]:PORT, PORT, unix:PATH, fd:N or\n"
-    "                       systemd (default 127.0.0.1:7000, or systemd when\n"
-    "                       sockets were passed in LISTEN_FDS); port 0 picks one\n"
+    "                       systemd.  A bare PORT listens on all IPv4\n"
+    "                       interfaces (0.0.0.0:PORT, reachable from other\n"
+    "                       hosts); the default, 127.0.0.1:7000, is this host\n"
+    "                       only (systemd instead when sockets were passed in\n"
+    "                       LISTEN_FDS).  Port 0 picks a free port\n"
     "  -m, --mode MODE      sync, thread, fork or async (default sync)\n"
     "  -u, --udp            datagrams (UDP or Unix datagram) instead of streams\n"
     "  -w, --workers N      event loops, each in its own thread (async mode\n"
     "                       only; default 1)\n"
-    "      --stack-size BYTES  coroutine stack per request in async mode\n"
-    "                       (suffix k or M; default 64k, at least 8k)\n"
+    "      --stack-size BYTES  coroutine stack per request (async mode only;\n"
+    "                       suffix k or M; default 64k, at least 16k)\n"
     "      --max-conns N    requests at once (thread, fork and async modes)\n"
-    "      --per-ip N       connections at once from one IP (default no cap)\n"
+    "      --per-ip N       connections at once from one IP address (thread,\n"
+    "                       fork and async modes; not with -u or unix:;\n"
+    "                       default no cap)\n"
     "      --timeout SECS   idle timeout of a connection (default none)\n"
     "      --request-timeout SECS  time limit of a whole request, however\n"
     "                       busy (default none)\n"
     "      --drain SECS     on shutdown, time left to requests in flight\n"
     "                       (default 5)\n"
-    "      --backlog N      listen backlog (default SOMAXCONN)\n"
+    "      --backlog N      listen backlog (streams only; default SOMAXCONN)\n"
     "      --nodelay, --no-nodelay  TCP_NODELAY on accepted connections\n"
-    "                       (default on)\n"
-    "      --reuse-port     SO_REUSEPORT on the listener\n"
+    "                       (TCP only; default on)\n"
+    "      --reuse-port     SO_REUSEPORT on the listener (IP only, and not\n"
+    "                       with fd:N or systemd)\n"
     "  -v, --verbose        log every failed request\n"
     "  -q, --quiet          do not print the listening line\n"
     "  -h, --help           show this help\n"
+    "\nAn option that does not apply to the mode or the socket is a usage\n"
+    "error (exit 2), never silently ignored.\n"
     "\nThe soft limit on open files is raised to the hard limit at start, so\n"
     "that thousands of connections need no 'ulimit -n' first.\n";
 
@@ -136,20 +152,102 @@ static void nt_serve_on_error(netsrv_server *srv, netsrv_request *req,
     }
 }
 
-static void nt_serve_bad_handler(const char *name)
+/* "echo, discard, exec": the handlers, for a usage error line. */
+static const char *nt_serve_handler_names(char *names, size_t size)
 {
     const netsrv_handler *const *h = netsrv_handler_list();
-    char names[512] = "";
     size_t n = 0;
     int len;
 
+    names[0] = '\0';
     for (; h && *h; h++) {
-        len = snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", (*h)->name);
-        if (len < 0 || (size_t)len >= sizeof names - n)
+        len = snprintf(names + n, size - n, "%s%s", n ? ", " : "", (*h)->name);
+        if (len < 0 || (size_t)len >= size - n)
             break;
         n += (size_t)len;
     }
-    nt_usage_error("unknown handler '%s' (handlers: %s)", name, names);
+    return names;
+}
+
+/* The options that apply to some modes or sockets only, each as the name
+ * a usage error shows, or NULL when it was not given. */
+struct nt_serve_given {
+    const char *workers;
+    const char *stack_size;
+    const char *max_conns;
+    const char *per_ip;
+    const char *backlog;
+    const char *nodelay;    /* --nodelay or --no-nodelay, the last one */
+    const char *reuse_port;
+    int udp;                /* -u */
+    int exec;               /* the exec handler */
+};
+
+/* The socket the server will have, as far as it is known: before an
+ * inherited socket (fd:N, systemd) is adopted only the command line tells,
+ * afterwards the kernel does. */
+struct nt_serve_socket {
+    const char *address;
+    int inherited;          /* fd:N or systemd */
+    int dgram;              /* datagrams */
+    int unix_family;        /* 1: a Unix socket, 0: IP, -1: not known yet */
+};
+
+/* Writes into msg why an option given does not fit the mode or the socket
+ * and returns 1, or returns 0 when they all fit.  An option that would be
+ * ignored is refused instead, so that nobody believes a cap or a tuning
+ * is in force when it is not. */
+static int nt_serve_misfit(const struct nt_serve_given *g, netsrv_mode mode,
+                           const struct nt_serve_socket *sk, char *msg, size_t len)
+{
+    const char *mname = netsrv_mode_name(mode);
+    /* Where the datagrams come from: -u, or the socket that was passed. */
+    const char *dg = g->udp ? "-u" : "an inherited datagram socket";
+
+    if (g->workers && mode != NETSRV_ASYNC)
+        snprintf(msg, len, "%s needs -m async (the mode is %s)", g->workers, mname);
+    else if (g->stack_size && mode != NETSRV_ASYNC)
+        snprintf(msg, len, "%s needs -m async (the mode is %s; only async "
+                 "requests run on coroutine stacks)", g->stack_size, mname);
+    /* sync runs one request at a time: a cap above 1 could never be
+     * reached, and a per-IP cap never counts more than one connection. */
+    else if (g->max_conns && mode == NETSRV_SYNC)
+        snprintf(msg, len, "%s needs -m thread, fork or async (sync serves one "
+                 "request at a time)", g->max_conns);
+    else if (g->per_ip && mode == NETSRV_SYNC)
+        snprintf(msg, len, "%s needs -m thread, fork or async (sync serves one "
+                 "connection at a time)", g->per_ip);
+    else if (g->udp && !sk->dgram)
+        /* Only an adopted socket can differ from -u: its type is what counts. */
+        snprintf(msg, len, "-u was given, but %s is a stream socket", sk->address);
+    else if (g->exec && sk->dgram)
+        /* The library would only fail each datagram with ENOTSOCK. */
+        snprintf(msg, len, "the exec handler needs a stream socket (%s)",
+                 g->udp ? "drop -u" : "the inherited one takes datagrams");
+    else if (g->per_ip && sk->dgram)
+        snprintf(msg, len, "%s counts connections: there are none with datagrams (%s)",
+                 g->per_ip, dg);
+    else if (g->per_ip && sk->unix_family == 1)
+        snprintf(msg, len, "%s counts connections by IP address: there is none with "
+                 "a Unix socket (%s)", g->per_ip, sk->address);
+    else if (g->backlog && sk->dgram)
+        snprintf(msg, len, "%s is the queue of a stream listener: there is none with "
+                 "datagrams (%s)", g->backlog, dg);
+    else if (g->nodelay && sk->dgram)
+        snprintf(msg, len, "%s is for TCP connections, not datagrams (%s)", g->nodelay, dg);
+    else if (g->nodelay && sk->unix_family == 1)
+        snprintf(msg, len, "%s is for TCP connections, not a Unix socket (%s)",
+                 g->nodelay, sk->address);
+    else if (g->reuse_port && sk->unix_family == 1)
+        snprintf(msg, len, "%s is for IP sockets, not a Unix socket (%s)",
+                 g->reuse_port, sk->address);
+    /* The library sets socket options only on sockets it creates. */
+    else if (g->reuse_port && sk->inherited)
+        snprintf(msg, len, "%s needs a socket nettool creates, not an inherited "
+                 "one (%s)", g->reuse_port, sk->address);
+    else
+        return 0;
+    return 1;
 }
 
 static void nt_serve_help(void)
@@ -174,13 +272,17 @@ int nt_serve_main(int argc, char **argv)
     netsrv_server *srv = NULL;
     char err[NETSRV_ERRLEN] = "";
     char where[NETSRV_ADDRSTRLEN];
+    char why[NETSRV_ERRLEN + NETSRV_ADDRSTRLEN];
+    struct nt_serve_given given;
+    struct nt_serve_socket sock;
     unsigned n;
-    int c, rc, before, mode, workers_given = 0;
+    int c, rc, before, mode;
 
     netsrv_config_init(&cfg);
     cfg.drain = 5;
     cfg.address = NULL;
     cfg.hooks.handle_error = nt_serve_on_error;
+    memset(&given, 0, sizeof given);
 
     /* "+" stops at the first operand: HANDLER, then after "--" PROG ARGS
      * stays as it is.  Options may come before or after HANDLER. */
@@ -214,26 +316,36 @@ int nt_serve_main(int argc, char **argv)
             break;
         case 'u':
             cfg.dgram = 1;
+            given.udp = 1;
             break;
         case OPT_MAX_CONNS:
             cfg.max_conns = nt_opt_unsigned("--max-conns", optarg);
             if (cfg.max_conns == 0)
                 nt_usage_error("--max-conns must be at least 1");
+            given.max_conns = "--max-conns";
             break;
         case OPT_PER_IP:
             cfg.per_ip = nt_opt_unsigned("--per-ip", optarg);
+            /* 0 is the default, no cap: it fits every mode and socket. */
+            given.per_ip = cfg.per_ip ? "--per-ip" : NULL;
             break;
         case 'w':
             n = nt_opt_unsigned("--workers", optarg);
             if (n == 0 || n > 1024)
                 nt_usage_error("invalid --workers '%s' (want 1 to 1024)", optarg);
             cfg.workers = n;
-            workers_given = 1;
+            given.workers = "-w/--workers";
             break;
         case OPT_STACK_SIZE:
             cfg.stack_size = nt_opt_size("--stack-size", optarg);
-            if (cfg.stack_size < 8 * 1024 || cfg.stack_size > (size_t)1 << 30)
-                nt_usage_error("invalid --stack-size '%s' (want 8k to 1024M)", optarg);
+            /* A smaller stack is refused, not raised behind the user's
+             * back: the number given is the number in force. */
+            if (cfg.stack_size < NETSRV_STACK_MIN)
+                nt_usage_error("--stack-size '%s' is below the minimum, %uk", optarg,
+                               (unsigned)(NETSRV_STACK_MIN / 1024));
+            if (cfg.stack_size > (size_t)1 << 30)
+                nt_usage_error("--stack-size '%s' is above the maximum, 1024M", optarg);
+            given.stack_size = "--stack-size";
             break;
         case OPT_TIMEOUT:
             cfg.timeout = nt_opt_seconds("--timeout", optarg);
@@ -249,15 +361,19 @@ int nt_serve_main(int argc, char **argv)
             if (n == 0 || n > 1000000)
                 nt_usage_error("invalid --backlog '%s' (want 1 to 1000000)", optarg);
             cfg.backlog = (int)n;
+            given.backlog = "--backlog";
             break;
         case OPT_NODELAY:
             cfg.nodelay = 1;
+            given.nodelay = "--nodelay";
             break;
         case OPT_NO_NODELAY:
             cfg.nodelay = 0;
+            given.nodelay = "--no-nodelay";
             break;
         case OPT_REUSE_PORT:
             cfg.reuse_port = 1;
+            given.reuse_port = "--reuse-port";
             break;
         case 'h':
             nt_serve_help();
@@ -268,29 +384,35 @@ int nt_serve_main(int argc, char **argv)
     }
 
     if (!hname)
-        nt_usage_error("missing HANDLER");
-    /* Options may come in any order, so -w is checked against -m here. */
-    if (workers_given && cfg.mode != NETSRV_ASYNC)
-        nt_usage_error("-w/--workers needs -m async (the mode is %s)",
-                       netsrv_mode_name(cfg.mode));
+        nt_usage_error("missing HANDLER (handlers: %s)",
+                       nt_serve_handler_names(why, sizeof why));
     if ((found = netsrv_handler_find(hname)) == NULL)
-        nt_serve_bad_handler(hname);
+        nt_usage_error("unknown handler '%s' (handlers: %s)", hname,
+                       nt_serve_handler_names(why, sizeof why));
     handler = *found;
     if (strcmp(hname, "exec") == 0) {
         if (!prog || !prog[0])
             nt_usage_error("the exec handler needs a program: -- PROG ARGS...");
-        /* The library would only fail each datagram with ENOTSOCK. */
-        if (cfg.dgram)
-            nt_usage_error("the exec handler needs a stream socket (drop -u)");
         handler.ctx = prog;
+        given.exec = 1;
     } else if (prog && prog[0]) {
         nt_usage_error("unexpected argument '%s' (only exec takes a program)", prog[0]);
     }
 
     if (!cfg.address)
         cfg.address = netsrv_listen_fds(0) > 0 ? "systemd" : "127.0.0.1:7000";
-    else if (strncmp(cfg.address, "fd:", 3) != 0 && strcmp(cfg.address, "systemd") != 0)
+    sock.address = cfg.address;
+    sock.inherited = strncmp(cfg.address, "fd:", 3) == 0 || strcmp(cfg.address, "systemd") == 0;
+    if (!sock.inherited)
         nt_check_address(cfg.address);
+    /* An inherited socket is what it is, -u or not: the kernel tells its
+     * type and family once it is adopted, and it is checked again then. */
+    sock.dgram = sock.inherited ? given.udp : cfg.dgram;
+    sock.unix_family = sock.inherited ? -1 : strncmp(cfg.address, "unix:", 5) == 0;
+    /* Options may come in any order, so they are checked against -m, -u
+     * and -l only now that all of them are read. */
+    if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why))
+        nt_usage_error("%s", why);
 
     nt_serve_signals();
     nt_raise_nofile();
@@ -302,6 +424,14 @@ int nt_serve_main(int argc, char **argv)
     /* The sockets systemd passed are the server's now; programs the exec
      * handler starts must not think they were passed to them. */
     netsrv_listen_fds(1);
+    if (sock.inherited) {
+        sock.dgram = netsrv_server_config(srv)->dgram;
+        sock.unix_family = netsrv_server_addr(srv)->ss.ss_family == AF_UNIX;
+        if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why)) {
+            netsrv_server_free(srv);
+            nt_usage_error("%s", why);
+        }
+    }
 
     nt_serve_srv = srv;
     if (nt_serve_stop)

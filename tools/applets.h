@@ -54,12 +54,16 @@ extern int nt_verbosity;
 
 /* Handles an option getopt_long returned that the applet does not know
  * itself: -v, -q, --help (usage to stdout, exit 0), and getopt's '?' and
- * ':' (message and usage to stderr, exit 2). */
+ * ':' (a usage error as nt_usage_error, exit 2). */
 void nt_common_option(int c, char **argv);
 
-/* Prints "nettool APPLET: MESSAGE" on stderr in one write. */
+/* Prints "nettool APPLET: MESSAGE" on stderr in one write ("nettool:
+ * MESSAGE" before an applet is chosen). */
 void nt_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "nettool APPLET: MESSAGE", then the usage, on stderr; exits 2. */
+/* Prints "Try 'nettool APPLET --help' for more information." on stderr. */
+void nt_try_help(void);
+/* A usage error: prints "nettool APPLET: MESSAGE" and the nt_try_help()
+ * line on stderr (not the whole usage), then exits 2. */
 void nt_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 /* Prints the current applet's usage text on f. */

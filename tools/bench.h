@@ -119,6 +119,15 @@ void nt_bench_loop_stop(struct nt_bench_loop *l);
 void nt_bench_loop_join(struct nt_bench_loop *l);
 void nt_bench_loop_free(struct nt_bench_loop *l);
 
+/* Whether any connection got through to the server: a stream connected,
+ * or a datagram came back.  Until one does, the first connect error line
+ * is held back (see nt_bench_say_held). */
+int nt_bench_reached(void);
+/* The errno of the first connection that could not reach the server, or 0. */
+int nt_bench_unreached_error(void);
+/* Says the connect error line held back, if there is one. */
+void nt_bench_say_held(void);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t nt_bench_now(void);
 

@@ -61,6 +61,16 @@ struct nt_bench_conn {
 
 static _Atomic unsigned nt_bench_said[NT_BERR_KINDS];
 
+/* Until some connection gets through to the server (a stream connected, a
+ * datagram came back), the first connect error is held back rather than
+ * said: if none ever does, the run ends with one line saying the server
+ * cannot be reached, and a per-connection line before it would only say
+ * the same thing twice.  The lock orders holding against letting go. */
+static pthread_mutex_t nt_bench_reach_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int nt_bench_reached_flag;
+static char nt_bench_held[256];
+static int nt_bench_first_err;
+
 uint64_t nt_bench_now(void)
 {
     struct timespec ts;
@@ -211,6 +221,68 @@ static void nt_conn_error(struct nt_bench_conn *c, int kind, const char *fmt, ..
     }
 }
 
+/* A connection could not reach the server: call (connect, send...) failed
+ * with err.  Counted as a connect error, said as nt_conn_error does, except
+ * that before any connection got through the line is held back. */
+static void nt_conn_unreached(struct nt_bench_conn *c, const char *call, int err)
+{
+    char text[256];
+
+    nt_count(&c->l->errors[NT_BERR_CONNECT], 1);
+    snprintf(text, sizeof text, "connection %u: %s: %s", c->id + 1, call, strerror(err));
+    pthread_mutex_lock(&nt_bench_reach_lock);
+    if (!nt_bench_first_err)
+        nt_bench_first_err = err;
+    if (nt_verbosity >= 2) {
+        nt_error("%s", text);
+    } else if (nt_verbosity >= 1 && atomic_fetch_add(&nt_bench_said[NT_BERR_CONNECT], 1) == 0) {
+        if (atomic_load(&nt_bench_reached_flag))
+            nt_error("%s", text);
+        else
+            memcpy(nt_bench_held, text, sizeof text);
+    }
+    pthread_mutex_unlock(&nt_bench_reach_lock);
+}
+
+/* A connection got through: a line held back is said now. */
+static void nt_bench_reach(void)
+{
+    if (atomic_load_explicit(&nt_bench_reached_flag, memory_order_relaxed))
+        return; /* the common case, on every datagram: one load */
+    pthread_mutex_lock(&nt_bench_reach_lock);
+    if (!atomic_load(&nt_bench_reached_flag)) {
+        atomic_store(&nt_bench_reached_flag, 1);
+        if (nt_bench_held[0])
+            nt_error("%s", nt_bench_held);
+        nt_bench_held[0] = '\0';
+    }
+    pthread_mutex_unlock(&nt_bench_reach_lock);
+}
+
+int nt_bench_reached(void)
+{
+    return atomic_load(&nt_bench_reached_flag);
+}
+
+int nt_bench_unreached_error(void)
+{
+    int err;
+
+    pthread_mutex_lock(&nt_bench_reach_lock);
+    err = nt_bench_first_err;
+    pthread_mutex_unlock(&nt_bench_reach_lock);
+    return err;
+}
+
+void nt_bench_say_held(void)
+{
+    pthread_mutex_lock(&nt_bench_reach_lock);
+    if (nt_bench_held[0])
+        nt_error("%s", nt_bench_held);
+    nt_bench_held[0] = '\0';
+    pthread_mutex_unlock(&nt_bench_reach_lock);
+}
+
 static void nt_conn_arm(struct nt_bench_conn *c, int events)
 {
     if (c->io_events == events)
@@ -240,8 +312,10 @@ static int nt_conn_send(struct nt_bench_conn *c)
             nt_conn_arm(c, EV_READ | EV_WRITE);
             return 0;
         }
-        nt_conn_error(c, errno == ECONNREFUSED ? NT_BERR_CONNECT : NT_BERR_RESET,
-                      "send: %s", strerror(errno));
+        if (errno == ECONNREFUSED)
+            nt_conn_unreached(c, "send", errno);
+        else
+            nt_conn_error(c, NT_BERR_RESET, "send: %s", strerror(errno));
         nt_conn_close(c);
         return -1;
     }
@@ -337,11 +411,15 @@ static void nt_conn_read_dgram(struct nt_bench_conn *c)
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return;
-        nt_conn_error(c, errno == ECONNREFUSED ? NT_BERR_CONNECT : NT_BERR_RESET,
-                      "recv: %s", strerror(errno));
+        /* ECONNREFUSED: the ICMP of a port nobody listens on came back. */
+        if (errno == ECONNREFUSED)
+            nt_conn_unreached(c, "recv", errno);
+        else
+            nt_conn_error(c, NT_BERR_RESET, "recv: %s", strerror(errno));
         nt_conn_close(c);
         return;
     }
+    nt_bench_reach();
     if ((size_t)n == cfg->size) {
         if (c->state == NT_CONN_BUSY && c->tx == cfg->size &&
             memcmp(buf, cfg->pattern + c->off, cfg->size) == 0) {
@@ -410,6 +488,11 @@ static void nt_conn_connected(struct nt_bench_conn *c, uint64_t now)
 {
     const struct nt_bench_cfg *cfg = c->l->cfg;
 
+    /* A datagram socket is "connected" without a word to the server: it
+     * counts as through only once a reply comes back. */
+    if (!cfg->dgram)
+        nt_bench_reach();
+
     if (cfg->rate > 0) {
         /* Spread the connections' schedules over one interval. */
         c->t_sched = now + (uint64_t)((double)c->id / cfg->rate * 1e9);
@@ -432,7 +515,7 @@ static void nt_conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             err = errno;
         if (err) {
-            nt_conn_error(c, NT_BERR_CONNECT, "connect: %s", strerror(err));
+            nt_conn_unreached(c, "connect", err);
             nt_conn_close(c);
             return;
         }
@@ -506,7 +589,7 @@ static void nt_conn_open(struct nt_bench_conn *c)
     c->fd = socket(family, (cfg->dgram ? SOCK_DGRAM : SOCK_STREAM) |
                    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        nt_conn_error(c, NT_BERR_CONNECT, "socket: %s", strerror(errno));
+        nt_conn_unreached(c, "socket", errno);
         goto dead;
     }
     if (!cfg->dgram && family != AF_UNIX)
@@ -517,7 +600,7 @@ static void nt_conn_open(struct nt_bench_conn *c)
         sa_family_t fam = AF_UNIX;
 
         if (bind(c->fd, (struct sockaddr *)&fam, sizeof fam) < 0) {
-            nt_conn_error(c, NT_BERR_CONNECT, "bind: %s", strerror(errno));
+            nt_conn_unreached(c, "bind", errno);
             goto dead;
         }
     }
@@ -526,7 +609,7 @@ static void nt_conn_open(struct nt_bench_conn *c)
     while (rc < 0 && errno == EINTR);
     if (rc < 0 && errno != EINPROGRESS) {
         /* A Unix stream listener with a full backlog says EAGAIN. */
-        nt_conn_error(c, NT_BERR_CONNECT, "connect: %s", strerror(errno));
+        nt_conn_unreached(c, "connect", errno);
         goto dead;
     }
     c->state = NT_CONN_CONNECTING;

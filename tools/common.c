@@ -22,16 +22,42 @@
 const struct nt_applet *nt_current;
 int nt_verbosity = 1;
 
+/* "nettool serve" while an applet runs, plain "nettool" before one is
+ * chosen: the name error lines start with and the help to point to. */
+static void nt_command(char *buf, size_t len)
+{
+    if (!nt_current || strcmp(nt_current->name, "nettool") == 0)
+        snprintf(buf, len, "nettool");
+    else
+        snprintf(buf, len, "nettool %s", nt_current->name);
+}
+
+/* Writes all of line[0..n) to stderr, retrying when a signal cut in. */
+static void nt_write_stderr(const char *line, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = write(STDERR_FILENO, line, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        line += w;
+        n -= (size_t)w;
+    }
+}
+
 /* Lines go out in a single write() so that lines from threads and forked
  * children of a server never interleave. */
 static void nt_verror(const char *fmt, va_list ap)
 {
-    char line[1024];
+    char line[1024], cmd[64];
     size_t n;
     int len;
 
-    len = snprintf(line, sizeof line, "nettool %s: ",
-                   nt_current ? nt_current->name : "nettool");
+    nt_command(cmd, sizeof cmd);
+    len = snprintf(line, sizeof line, "%s: ", cmd);
     if (len < 0)
         return;
     n = (size_t)len;
@@ -43,8 +69,7 @@ static void nt_verror(const char *fmt, va_list ap)
     if (n > sizeof line - 2)
         n = sizeof line - 2; /* truncated: still end the line */
     line[n++] = '\n';
-    while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
-        ;
+    nt_write_stderr(line, n);
 }
 
 void nt_error(const char *fmt, ...)
@@ -62,6 +87,19 @@ void nt_print_usage(FILE *f)
         fputs(nt_current->usage, f);
 }
 
+void nt_try_help(void)
+{
+    char line[128], cmd[64];
+    int len;
+
+    nt_command(cmd, sizeof cmd);
+    len = snprintf(line, sizeof line, "Try '%s --help' for more information.\n", cmd);
+    if (len > 0)
+        nt_write_stderr(line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
+/* GNU style: the problem in one line and where to read more in another.
+ * The whole usage text would bury the one line that matters. */
 void nt_usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -69,7 +107,7 @@ void nt_usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     nt_verror(fmt, ap);
     va_end(ap);
-    nt_print_usage(stderr);
+    nt_try_help();
     exit(NT_EXIT_USAGE);
 }
 
@@ -88,6 +126,8 @@ void nt_common_option(int c, char **argv)
     case ':':
         nt_usage_error("option '%s' needs an argument", argv[optind - 1]);
     case '?':
+        /* optopt is the letter of an unknown short option, 0 for an
+         * unknown long one (then argv names it). */
         if (optopt && optopt != '?')
             nt_usage_error("unknown option '-%c'", optopt);
         nt_usage_error("unknown option '%s'", argv[optind - 1]);

@@ -95,10 +95,8 @@ int main(int argc, char **argv)
 
     /* Anything else (nettool itself, or a name we do not know) takes the
      * applet from its first argument. */
-    if (argc < 2) {
-        nt_help(stderr);
-        return NT_EXIT_USAGE;
-    }
+    if (argc < 2)
+        nt_usage_error("missing APPLET (nettool --list shows them)");
     name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
         return nt_help(stdout);
@@ -119,11 +117,8 @@ int main(int argc, char **argv)
         printf("nettool %s (libnetsrv %s)\n", PACKAGE_VERSION, NETSRV_VERSION);
         return fflush(stdout) == 0 ? NT_EXIT_OK : NT_EXIT_FAILURE;
     }
-    if (name[0] == '-') {
-        fprintf(stderr, "nettool: unknown option '%s'\n", name);
-        nt_help(stderr);
-        return NT_EXIT_USAGE;
-    }
+    if (name[0] == '-')
+        nt_usage_error("unknown option '%s'", name);
     if ((a = nt_find(name)) == NULL)
         return nt_unknown(name);
     return nt_run(a, argc - 1, argv + 1);
