@@ -92,6 +92,29 @@ wait_for() {
     return 0
 }
 
+# pids_gone PID...: none of the processes is alive (zombies count as gone).
+pids_gone() {
+    for _p in "$@"; do
+        alive "$_p" && return 1
+    done
+    return 0
+}
+
+# marked_sh MARK: the pids of the `sh -c SCRIPT MARK` processes (MARK is
+# their $0, a word unique to the test); empty when there is none.  The
+# server's own command line holds MARK too, but does not start with "sh -c".
+marked_sh() {
+    pgrep -f "^sh -c .* $1\$" 2>/dev/null
+}
+
+# kill_pids PID...: SIGKILL each of them, by pid (leftovers at a test's end).
+kill_pids() {
+    for _p in "$@"; do
+        kill -KILL "$_p" 2>/dev/null
+    done
+    return 0
+}
+
 # wait_exit PID SECS: waits for our child PID to end, sets EXIT_STATUS;
 # fails (and kills it) when it is still running after SECS.
 wait_exit() {

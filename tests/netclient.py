@@ -10,6 +10,11 @@ on success, 1 on failure.  Every socket operation has a timeout.
   hold ADDR            connect, never close; print all until the server's EOF
   flood ADDR PID N SECS  hold N connections SECS seconds; print the server's
                        CPU ticks used meanwhile
+  slurp ADDR SECS      connect, never send; print what comes as it comes,
+                       until the server's EOF (at most SECS seconds in all)
+  bulk ADDR N SEND RCVBUF CHUNK  send SEND bytes nobody reads, then read
+                       slowly (receive buffer RCVBUF, CHUNK bytes a recv)
+                       until EOF: exactly N bytes and a clean EOF, no reset
 """
 import os
 import signal
@@ -174,6 +179,55 @@ def cmd_flood(addr, pid, n, secs):
     print(after - before)
 
 
+def cmd_slurp(addr, secs):
+    s = connect(addr)
+    end = time.monotonic() + secs
+    out = sys.stdout.buffer
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            die("no EOF within %g s" % secs)
+        s.settimeout(left)
+        try:
+            d = s.recv(4096)
+        except socket.timeout:
+            die("no EOF within %g s" % secs)
+        if not d:
+            break
+        out.write(d)
+        out.flush()
+
+
+def cmd_bulk(addr, n, send, rcvbuf, chunk):
+    host, port = addr.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Set before connecting: the window stays small, so most of the
+    # response waits in the server's send queue while we read.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect((host, int(port)))
+    s.sendall(b"u" * send)
+    got = 0
+    k = 0
+    while True:
+        # Slow (pacing, not synchronisation): the server ends the
+        # connection while most of its output still waits to be sent.
+        k += 1
+        if k % 16 == 0:
+            time.sleep(0.001)
+        try:
+            d = s.recv(chunk)
+        except socket.timeout:
+            die("stalled after %d of %d bytes" % (got, n))
+        except ConnectionResetError:
+            die("connection reset after %d of %d bytes" % (got, n))
+        if not d:
+            break
+        got += len(d)
+    if got != n:
+        die("clean EOF, but after %d of %d bytes" % (got, n))
+
+
 def main(argv):
     if len(argv) < 3:
         die(__doc__)
@@ -188,6 +242,10 @@ def main(argv):
         cmd_maxconns(addr, int(argv[3]), int(argv[4]))
     elif cmd == "hold":
         cmd_hold(addr)
+    elif cmd == "slurp":
+        cmd_slurp(addr, float(argv[3]))
+    elif cmd == "bulk":
+        cmd_bulk(addr, int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]))
     elif cmd == "flood":
         cmd_flood(addr, int(argv[3]), int(argv[4]), float(argv[5]))
     else:

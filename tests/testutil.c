@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -545,4 +548,117 @@ int tu_listen_loopback(int *port)
         bail_out("loopback listener: %s", strerror(errno));
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+/* ------------------------------------------------- bulk clients, children */
+
+int tu_connect_rcvbuf(const char *addr, int rcvbuf)
+{
+    netsrv_addr a;
+    char err[NETSRV_ERRLEN] = "";
+    int rc = netsrv_addr_parse(addr, &a, err, sizeof err);
+    if (rc < 0) {
+        diag("netsrv_addr_parse(%s): %s", addr, err);
+        return rc;
+    }
+    int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0 ||
+        connect(fd, (struct sockaddr *)&a.ss, a.len) < 0) {
+        rc = -errno;
+        diag("connect(%s) with SO_RCVBUF %d: %s", addr, rcvbuf, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int tu_wait_acked(int fd, int timeout_ms)
+{
+    double deadline = tu_now() + timeout_ms / 1000.0;
+    for (;;) {
+        int queued = -1;
+        if (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued == 0)
+            return 1;
+        if (tu_now() > deadline)
+            return 0;
+        usleep(1000);
+    }
+}
+
+long long tu_read_count(int fd, size_t chunk, int timeout_ms, int *err)
+{
+    double deadline = tu_now() + timeout_ms / 1000.0;
+    char buf[65536];
+    long long total = 0;
+    if (chunk == 0 || chunk > sizeof buf)
+        chunk = sizeof buf;
+    for (;;) {
+        if (!wait_readable(fd, deadline)) {
+            *err = ETIMEDOUT;
+            return total;
+        }
+        ssize_t r = recv(fd, buf, chunk, 0);
+        if (r > 0) {
+            total += r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        *err = r == 0 ? 0 : errno;
+        return total;
+    }
+}
+
+double tu_thread_cpu(pthread_t th)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return -1;
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int tu_fork_run(void (*fn)(void *), void *arg, int timeout_ms)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        /* The parent's watchdog would print a bail-out into the TAP
+         * stream: the child just dies of SIGALRM instead. */
+        signal(SIGALRM, SIG_DFL);
+        alarm((unsigned)(timeout_ms + 999) / 1000);
+        fn(arg);
+        _exit(0);
+    }
+    int st = -1;
+    double end = tu_now() + timeout_ms / 1000.0 + 2.0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (tu_now() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        usleep(2000);
+    }
+}
+
+const char *tu_status_text(int st)
+{
+    static char buf[96];
+    if (st == -1)
+        snprintf(buf, sizeof buf, "not reaped in time");
+    else if (WIFSIGNALED(st))
+        snprintf(buf, sizeof buf, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(st));
+    return buf;
 }

@@ -118,4 +118,26 @@ extern atomic_int tu_bomb_count;
 #define TU_NMODES 4
 extern const netsrv_mode tu_modes[TU_NMODES];
 
+/* A TCP client socket to addr (HOST:PORT, as netsrv_addr_parse) whose
+ * receive buffer is set to rcvbuf bytes before connecting, so that the
+ * window it advertises stays small: a slow reader then keeps the server's
+ * output queued on the server's side.  Blocking; -errno on failure. */
+int tu_connect_rcvbuf(const char *addr, int rcvbuf);
+/* Waits until everything sent on fd was acknowledged by the peer's kernel
+ * (SIOCOUTQ is 0): the bytes are in the peer's receive queue.  1 when so,
+ * 0 after timeout_ms. */
+int tu_wait_acked(int fd, int timeout_ms);
+/* Reads and discards up to end of stream, chunk bytes per recv, at most
+ * timeout_ms in all.  Returns the byte count; *err gets 0 for a clean end
+ * of stream, the errno that ended it (ECONNRESET...) or ETIMEDOUT. */
+long long tu_read_count(int fd, size_t chunk, int timeout_ms, int *err);
+/* CPU time (user + system) thread th has used, in seconds; -1 on error. */
+double tu_thread_cpu(pthread_t th);
+/* Runs fn(arg) in a forked child, which _exits 0 after it (fn may _exit
+ * itself) and is killed by SIGALRM after timeout_ms.  Returns the child's
+ * wait status, or -1 when it could not be forked or reaped in time. */
+int tu_fork_run(void (*fn)(void *), void *arg, int timeout_ms);
+/* A wait status as text ("exit 0", "killed by signal 11 (...)"; static). */
+const char *tu_status_text(int st);
+
 #endif /* NETSRV_TESTUTIL_H */
