@@ -130,6 +130,15 @@ typedef struct netsrv_handler {
  * the flag the handler starts at once, as a greeting protocol needs. */
 #define NETSRV_CLIENT_FIRST 0x1u
 
+/* What handle returns to be called again once the client sends more (a
+ * keep-alive HTTP connection between requests).  Output is flushed; input
+ * already buffered (a pipelined request) calls handle again at once.  In
+ * async mode the request gives its coroutine stack and buffers back while
+ * it waits: an idle connection costs its request, under 1 KiB.  The idle
+ * timeout bounds the wait; end of stream or a drain ends the request
+ * (finish runs).  The per-request state stays. */
+#define NETSRV_AGAIN 1
+
 /* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
  * of the program to run per connection).  Returns NULL for unknown names. */
 const netsrv_handler *netsrv_handler_find(const char *name);

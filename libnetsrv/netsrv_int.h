@@ -135,6 +135,7 @@ typedef struct netsrv__req {
     netsrv__ipkey ip;
     double cut_at;             /* thread mode: the drain deadline */
     int rc;                    /* the handler's result (a fork child's status) */
+    int set_up;                /* setup succeeded: finish is owed */
     pthread_t tid;
     struct netsrv__req *next;  /* thread mode lists */
     void *state;

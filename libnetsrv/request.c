@@ -53,12 +53,36 @@ static void req_main(netsrv_task *t)
     netsrv_server *srv = c->srv;
     const netsrv_handler *h = &srv->handler;
     int rc = 0;
-    if (h->setup)
-        rc = h->setup(c);
-    if (rc >= 0) {
-        rc = h->handle(c);
+    if (!req->set_up) {
+        if (h->setup)
+            rc = h->setup(c);
+        req->set_up = rc >= 0;
+    }
+    if (req->set_up) {
+        while ((rc = h->handle(c)) == NETSRV_AGAIN) {
+            if ((rc = netsrv_flush(c)) < 0)
+                break;
+            if (c->rpos < c->rlen)
+                continue; /* a pipelined request is here already */
+            if (c->eof) {
+                rc = 0;
+                break;
+            }
+            if (t->loop) {
+                /* Wait for the next request with no stack and no buffers. */
+                netsrv__conn_idle(c);
+                free(c->wbuf);
+                c->wbuf = NULL;
+                c->wcap = 0;
+                c->rdrained = 0;
+                netsrv__task_again_on_input(t, c->fd, c->timeout);
+                return;
+            }
+            /* Blocking modes: the next read waits, as a handler's would. */
+        }
         if (h->finish)
             h->finish(c);
+        req->set_up = 0;
     }
     if (rc < 0)
         netsrv__report(srv, c, &c->peer, rc);
@@ -69,6 +93,15 @@ static void req_main(netsrv_task *t)
 static void req_abort(netsrv_task *t, int err)
 {
     netsrv__req *req = container_of(t, netsrv__req, task);
+    const netsrv_handler *h = &req->conn.srv->handler;
+    if (req->set_up) {
+        /* between two requests of a kept connection: an idle timeout or a
+         * drain ends it, as an end of stream would */
+        if (h->finish)
+            h->finish(&req->conn);
+        req->set_up = 0;
+        err = 0;
+    }
     if (err)
         netsrv__report(req->conn.srv, &req->conn, &req->conn.peer, err);
     req->conn.linger = 0; /* nothing was read, nothing answered */

@@ -81,11 +81,32 @@ void netsrv_task_unref(netsrv_task *t)
 
 /* Off the task's stack, on the loop: the task's watchers and stack go,
  * then its owner's on_end, then the run's reference. */
+static void stack_put(netsrv__loop *l, netsrv_task *t)
+{
+    if (t->co.stack) {
+        if (l->nstacks < NETSRV__STACK_POOL)
+            l->stacks[l->nstacks++] = t->co;
+        else
+            netsrv__coro_free(&t->co);
+        t->co.stack = NULL;
+    }
+}
+
 static void task_end(netsrv_task *t)
 {
     netsrv__loop *l = t->loop;
     ev_io_stop(l->ev, &t->io);
     ev_timer_stop(l->ev, &t->tm);
+    if (t->again) {
+        /* fn returned asking to run again on input: its stack goes back
+         * to the pool, and the task waits like one never started. */
+        t->again = 0;
+        t->done = 0;
+        t->started = 0;
+        stack_put(l, t);
+        netsrv__task_start_on_input(t, t->again_fd, t->again_timeout);
+        return;
+    }
     if (t->prev)
         t->prev->next = t->next;
     else
@@ -94,13 +115,7 @@ static void task_end(netsrv_task *t)
         t->next->prev = t->prev;
     t->prev = t->next = NULL;
     l->ntasks--;
-    if (t->co.stack) {
-        if (l->nstacks < NETSRV__STACK_POOL)
-            l->stacks[l->nstacks++] = t->co;
-        else
-            netsrv__coro_free(&t->co);
-        t->co.stack = NULL;
-    }
+    stack_put(l, t);
     t->done = 1;
     if (t->on_end)
         t->on_end(t);
@@ -148,6 +163,13 @@ int netsrv__task_start(netsrv_task *t)
     t->started = 1;
     netsrv__task_resume(t, 0);
     return 0;
+}
+
+void netsrv__task_again_on_input(netsrv_task *t, int fd, double timeout)
+{
+    t->again = 1;
+    t->again_fd = fd;
+    t->again_timeout = timeout;
 }
 
 void netsrv__task_abort(netsrv_task *t, int err)

@@ -43,6 +43,9 @@ struct netsrv_task {
     double deadline;            /* of the current wait (monotonic) */
     int result;                 /* what resumed the wait */
     unsigned started : 1, waiting : 1, done : 1, queued : 1;
+    unsigned again : 1;         /* fn asks to run again on input (see below) */
+    int again_fd;
+    double again_timeout;
     int rqueued;                /* on the remote list: under loop->rlock */
     netsrv_task *prev, *next;   /* the loop's tasks */
     netsrv_task *qnext;         /* ready list / remote wake list */
@@ -90,6 +93,9 @@ int netsrv__task_start(netsrv_task *t);
  * nothing came within timeout seconds (<= 0: none).  Until then t has no
  * stack: a silent connection costs its task and nothing more. */
 void netsrv__task_start_on_input(netsrv_task *t, int fd, double timeout);
+/* From fn, just before it returns: run fn again, from the start, once fd
+ * turns readable.  Meanwhile the task holds no stack (loop tasks). */
+void netsrv__task_again_on_input(netsrv_task *t, int fd, double timeout);
 /* Ends a loop task that never started: on_abort(t, err), then on_end. */
 void netsrv__task_abort(netsrv_task *t, int err);
 /* Runs a blocking task's fn and on_end in the calling thread. */

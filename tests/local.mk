@@ -20,7 +20,8 @@ C_TESTS = \
 	tests/stream.t \
 	tests/limits.t \
 	tests/task.t \
-	tests/sendfile.t
+	tests/sendfile.t \
+	tests/again.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -38,6 +39,8 @@ tests_task_t_SOURCES = tests/task.c $(tests_common)
 tests_task_t_LDADD = libnetsrv/libnetsrv.la
 tests_sendfile_t_SOURCES = tests/sendfile.c $(tests_common)
 tests_sendfile_t_LDADD = libnetsrv/libnetsrv.la
+tests_again_t_SOURCES = tests/again.c $(tests_common)
+tests_again_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
