@@ -189,3 +189,45 @@ void netsrv__conn_fini(netsrv_conn *c)
     free(c->wbuf);
     c->wbuf = NULL;
 }
+
+/* ---- client connections ---- */
+
+int netsrv_conn_dial(netsrv_conn **out, const char *addr, double timeout, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    int fd = netsrv_connect(addr, 0, timeout, err, errlen);
+    if (fd < 0)
+        return fd;
+    netsrv_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return netsrv__seterr(err, errlen, -ENOMEM, "out of memory");
+    }
+    /* Non-blocking, waiting as the task that dialed (a plain poll outside
+     * any): the same stream code serves a thread and a loop. */
+    netsrv__set_nonblock(fd, 1);
+    netsrv__conn_init(c, fd, 0, netsrv__task_current());
+    c->peer.len = sizeof c->peer.ss;
+    if (getpeername(fd, (struct sockaddr *)&c->peer.ss, &c->peer.len) < 0)
+        c->peer.len = 0;
+    c->timeout = timeout > 0 ? timeout : 0;
+    *out = c;
+    return 0;
+}
+
+int netsrv_conn_fileno(const netsrv_conn *c)
+{
+    return c->fd;
+}
+
+void netsrv_conn_close(netsrv_conn *c)
+{
+    if (!c)
+        return;
+    if (c->srv)
+        return; /* a server's request is closed by the server */
+    netsrv__conn_close(c);
+    netsrv__conn_fini(c);
+    free(c);
+}

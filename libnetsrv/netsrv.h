@@ -71,6 +71,21 @@ char *netsrv_addr_format(const netsrv_addr *a, char *buf, size_t len);
  * Returns the blocking, close-on-exec fd or a negative errno. */
 int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen);
 
+/* A client connection with the buffered stream on it: dials addr (as
+ * netsrv_connect, waiting at most timeout seconds; the same timeout is
+ * then the connection's idle timeout, <= 0: none) and returns it in *out.
+ * Every stream call (netsrv_read, netsrv_getline, netsrv_printf,
+ * netsrv_sendfile...) takes it; called from a task they wait as the task,
+ * elsewhere in poll().  Returns 0 or a negative errno with a reason in
+ * err.  Dialing itself still blocks the calling thread. */
+int netsrv_conn_dial(netsrv_conn **out, const char *addr, double timeout, char *err,
+                     size_t errlen);
+/* The connection's socket. */
+int netsrv_conn_fileno(const netsrv_conn *c);
+/* Flushes, closes (lingering as a server's requests do) and frees a
+ * connection from netsrv_conn_dial.  NULL is fine. */
+void netsrv_conn_close(netsrv_conn *c);
+
 /* Number of sockets passed the systemd way (LISTEN_PID/LISTEN_FDS) to this
  * process, starting at fd 3; 0 when none.  unset clears the variables. */
 int netsrv_listen_fds(int unset);

@@ -21,7 +21,8 @@ C_TESTS = \
 	tests/limits.t \
 	tests/task.t \
 	tests/sendfile.t \
-	tests/again.t
+	tests/again.t \
+	tests/client.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -41,6 +42,8 @@ tests_sendfile_t_SOURCES = tests/sendfile.c $(tests_common)
 tests_sendfile_t_LDADD = libnetsrv/libnetsrv.la
 tests_again_t_SOURCES = tests/again.c $(tests_common)
 tests_again_t_LDADD = libnetsrv/libnetsrv.la
+tests_client_t_SOURCES = tests/client.c $(tests_common)
+tests_client_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
