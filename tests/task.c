@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,43 @@ static void test_cut_in_recv(void)
     netsrv_server_free(srv);
 }
 
+/* Fork mode: the child runs the handler with the application's signal
+ * mask (as it was when it served), not with everything unblocked. */
+static int mask_handle(netsrv_request *req)
+{
+    sigset_t cur;
+    pthread_sigmask(SIG_SETMASK, NULL, &cur);
+    tu_ev_emit('M', sigismember(&cur, SIGUSR1) * 2 + sigismember(&cur, SIGUSR2));
+    return netsrv_printf(req, "ok\n") < 0 ? -EPIPE : 0;
+}
+
+static const netsrv_handler mask_handler = { "mask", NULL, mask_handle, NULL, 0, NULL, 0 };
+
+static void test_fork_mask(void)
+{
+    char addr[NETSRV_ADDRSTRLEN];
+    netsrv_config cfg;
+    tu_config(&cfg, NETSRV_FORK);
+    netsrv_server *srv = tu_create(&cfg, &mask_handler, addr);
+    /* The serving thread blocks SIGUSR1 (and not SIGUSR2) before it serves. */
+    sigset_t one, old;
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &one, &old);
+    tu_srv ts;
+    int started = srv && tu_start(&ts, srv, 0.05) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
+        fail("fork mask: server starts");
+        return;
+    }
+    int fd = tu_connect(addr, 0);
+    is(wait_code('M', 5000), 2, "fork mask: the child has the application's mask (SIGUSR1 blocked, SIGUSR2 not)");
+    tu_close(fd);
+    tu_stop(&ts);
+    netsrv_server_free(srv);
+}
+
 int main(void)
 {
     tu_init(120);
@@ -340,5 +378,6 @@ int main(void)
     test_dgram_cap(NETSRV_THREAD);
     test_dgram_cap(NETSRV_ASYNC);
     test_cut_in_recv();
+    test_fork_mask();
     return done_testing();
 }
