@@ -44,6 +44,11 @@ static void child_main(netsrv_server *srv, netsrv__req *req, const sigset_t *mas
     pthread_sigmask(SIG_SETMASK, mask, NULL);
     netsrv__req_task(req, NULL);
     netsrv_task_ref(&req->task); /* kept to read the result; _exit frees all */
+    /* The drain eventfd is shared: polling waits see a shutdown begin (a
+     * kept connection between requests ends at once); the parent's
+     * signals at the deadline do the rest. */
+    req->task.drain_fd = srv->drainfd;
+    req->task.drain_secs = srv->cfg.drain;
     netsrv__task_run_here(&req->task);
     _exit(req->rc < 0 ? 1 : 0);
 }

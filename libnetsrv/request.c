@@ -78,7 +78,16 @@ static void req_main(netsrv_task *t)
                 netsrv__task_again_on_input(t, c->fd, c->timeout);
                 return;
             }
-            /* Blocking modes: the next read waits, as a handler's would. */
+            /* Blocking modes wait here, not in the handler's read, so that
+             * a shutdown ends a connection between requests at once. */
+            double until = c->timeout > 0 ? netsrv__now() + c->timeout : NETSRV__INF;
+            if (c->end_deadline < until)
+                until = c->end_deadline;
+            int why = netsrv__task_wait(t, c->fd, POLLIN, until, NETSRV__NOWAKE | NETSRV__IDLE);
+            if (why != NETSRV_WAIT_READY) {
+                rc = why < 0 ? why : 0;
+                break;
+            }
         }
         if (h->finish)
             h->finish(c);

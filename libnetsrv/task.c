@@ -243,6 +243,8 @@ static int wait_done(netsrv_task *t, double deadline, int flags, double *eff)
     int cancel = !(flags & NETSRV__NOCANCEL);
     if (cancel && atomic_load(&t->cancelled))
         return NETSRV_WAIT_DRAINED;
+    if ((flags & NETSRV__IDLE) && t->cancel_deadline < NETSRV__INF)
+        return NETSRV_WAIT_DRAINED; /* draining, and this wait has nothing to finish */
     if (!(flags & NETSRV__NOWAKE) && atomic_load(&t->wakes) && atomic_exchange(&t->wakes, 0))
         return NETSRV_WAIT_WOKEN;
     *eff = cancel && t->cancel_deadline < deadline ? t->cancel_deadline : deadline;

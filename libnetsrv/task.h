@@ -105,6 +105,7 @@ void netsrv__task_run_here(netsrv_task *t);
  * outside any task, a plain poll.  flags: */
 #define NETSRV__NOWAKE 0x1   /* leave wake-ups for a later wait */
 #define NETSRV__NOCANCEL 0x2 /* wait even past the drain deadline */
+#define NETSRV__IDLE 0x4     /* nothing in flight: a drain ends it at once */
 int netsrv__task_wait(netsrv_task *t, int fd, short events, double deadline, int flags);
 /* Sets the drain deadline (the earlier one wins); a parked loop task
  * re-arms its wait.  Only from the task's own loop thread or the task. */

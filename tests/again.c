@@ -60,6 +60,7 @@ static void test_mode(netsrv_mode mode)
     char addr[NETSRV_ADDRSTRLEN], buf[256];
     netsrv_config cfg;
     tu_config(&cfg, mode);
+    cfg.drain = 30;
     netsrv_server *srv = tu_create(&cfg, &again_handler, addr);
     tu_srv ts;
     if (!srv || tu_start(&ts, srv, 0.05) < 0) {
@@ -84,7 +85,17 @@ static void test_mode(netsrv_mode mode)
     int k = tu_ev_wait(e, 2, 5000);
     ok(k == 2 && e[0].code == 'S' && e[1].code == 'F' && e[1].val == 5,
        "%s: setup once, finish once after 5 calls (%s)", m, tu_ev_codes(e, k));
-    tu_stop(&ts);
+    /* A connection between requests has nothing in flight: a shutdown
+     * ends it at once, long before the 30 s of drain. */
+    fd = tu_connect(addr, 0);
+    tu_send_all(fd, "idle\n", 5);
+    tu_read_line(fd, buf, sizeof buf, 5000);
+    netsrv_shutdown(srv);
+    is(tu_wait_eof(fd, 10000), 1, "%s: a shutdown ends a kept connection between requests at once", m);
+    k = tu_ev_wait(e, 2, 5000);
+    ok(k == 2 && e[1].code == 'F', "%s: and its finish runs (%s)", m, tu_ev_codes(e, k));
+    tu_close(fd);
+    tu_wait_done(&ts, 10);
     netsrv_server_free(srv);
 }
 
