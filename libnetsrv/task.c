@@ -378,9 +378,9 @@ int netsrv_wait(int fd, short events, double deadline)
 
 /* ---- waking and cutting off ---- */
 
-void netsrv_task_wake(netsrv_task *t)
+/* Makes a parked (or soon parked) task look at its flags again. */
+static void nudge(netsrv_task *t)
 {
-    atomic_fetch_add(&t->wakes, 1);
     if (!t->loop) {
         int efd = atomic_load(&t->efd);
         if (efd >= 0)
@@ -390,6 +390,12 @@ void netsrv_task_wake(netsrv_task *t)
     } else {
         netsrv__loop_remote(t->loop, t);
     }
+}
+
+void netsrv_task_wake(netsrv_task *t)
+{
+    atomic_fetch_add(&t->wakes, 1);
+    nudge(t);
 }
 
 void netsrv__task_drain(netsrv_task *t, double deadline)
@@ -404,15 +410,7 @@ void netsrv__task_drain(netsrv_task *t, double deadline)
 void netsrv__task_cancel(netsrv_task *t)
 {
     atomic_store(&t->cancelled, 1);
-    if (!t->loop) {
-        int efd = atomic_load(&t->efd);
-        if (efd >= 0)
-            eventfd_post(efd);
-    } else if (netsrv__loop_is_mine(t->loop)) {
-        netsrv__loop_ready(t->loop, t);
-    } else {
-        netsrv__loop_remote(t->loop, t);
-    }
+    nudge(t);
 }
 
 /* ---- blocking tasks ---- */
