@@ -294,8 +294,8 @@ grep -q '^Usage: nettool bench' "$T/help.out"
 t_ok $? "usage: bench --help prints the usage on stdout"
 
 # ---- serve: -w, --stack-size, the open-files limit
-timeout 5 "$NETTOOL" serve echo -w 2 -l 127.0.0.1:0 >/dev/null 2>"$T/sw.err"
-t_is "$?" 2 "serve: -w 2 without -m async exits 2: $(head -n 1 "$T/sw.err")"
+timeout 5 "$NETTOOL" serve echo -m thread -w 2 -l 127.0.0.1:0 >/dev/null 2>"$T/sw.err"
+t_is "$?" 2 "serve: -w 2 with -m thread exits 2: $(head -n 1 "$T/sw.err")"
 timeout 5 "$NETTOOL" serve echo -m async --stack-size 4k -l 127.0.0.1:0 >/dev/null 2>"$T/ss.err"
 t_is "$?" 2 "serve: --stack-size 4k exits 2: $(head -n 1 "$T/ss.err")"
 

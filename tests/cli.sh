@@ -99,19 +99,19 @@ usage_error benchconns bench "invalid -c '0'" "$NETTOOL" bench 127.0.0.1:1 -c 0
 # Options that do not apply to the mode or the socket are usage errors,
 # wherever they stand relative to -m, -u and -l.
 usage_error w-sync serve '^nettool serve: -w/--workers needs -m async (the mode is sync)' \
-    "$NETTOOL" serve echo -w 2 -l 127.0.0.1:0
+    "$NETTOOL" serve echo -m sync -w 2 -l 127.0.0.1:0
 usage_error w-thread serve '-w/--workers needs -m async (the mode is thread)' \
     "$NETTOOL" serve echo --workers 2 -m thread -l 127.0.0.1:0
 usage_error ss-sync serve '--stack-size needs -m async (the mode is sync' \
-    "$NETTOOL" serve echo --stack-size 64k -l 127.0.0.1:0
+    "$NETTOOL" serve echo --stack-size 64k -m sync -l 127.0.0.1:0
 usage_error ss-fork serve '--stack-size needs -m async (the mode is fork' \
     "$NETTOOL" serve echo -m fork --stack-size 64k -l 127.0.0.1:0
 usage_error mc-sync serve '--max-conns needs -m thread, fork or async' \
-    "$NETTOOL" serve echo --max-conns 4 -l 127.0.0.1:0
+    "$NETTOOL" serve echo -m sync --max-conns 4 -l 127.0.0.1:0
 usage_error mc-sync2 serve '--max-conns needs -m thread, fork or async' \
     "$NETTOOL" serve echo --max-conns 4 -m sync -l 127.0.0.1:0
 usage_error pi-sync serve '--per-ip needs -m thread, fork or async' \
-    "$NETTOOL" serve echo --per-ip 2 -l 127.0.0.1:0
+    "$NETTOOL" serve echo --per-ip 2 -m sync -l 127.0.0.1:0
 usage_error pi-udp serve '--per-ip counts connections: .*(-u)' \
     "$NETTOOL" serve echo -m thread --per-ip 2 -u -l 127.0.0.1:0
 usage_error pi-unix serve "--per-ip counts connections by IP address: .*unix:$T/pi.sock" \
@@ -215,7 +215,7 @@ listens() {
         _line=$(grep 'listening on' "$SRV_LOG" | head -n 1)
         _port=${SRV_ADDR##*:}
         case $_line in
-        "nettool serve: echo (sync) listening on $_shown:"[1-9]*) _why= ;;
+        "nettool serve: echo (async) listening on $_shown:"[1-9]*) _why= ;;
         *) _why="the listening line is '$_line'" ;;
         esac
         if [ -z "$_why" ] && [ -r "/proc/net/$_proto" ] && ! bound "$_proto" "$_hex" "$_port"; then
@@ -241,7 +241,7 @@ else
     t_skip 1 "no IPv6 loopback"
 fi
 if start_server unixline echo -l "unix:$T/line.sock"; then
-    t_is "$(grep 'listening on' "$SRV_LOG")" "nettool serve: echo (sync) listening on unix:$T/line.sock" \
+    t_is "$(grep 'listening on' "$SRV_LOG")" "nettool serve: echo (async) listening on unix:$T/line.sock" \
         "serve echo -l unix:PATH: the listening line names the path"
     stop_server
 else

@@ -61,6 +61,18 @@ for mode in thread fork async; do
     fi
 done
 
+# With no -m the mode is async: a second client is served while the first
+# is still connected, as users of ncat -k or nginx expect.
+if start_server default-mode echo -l 127.0.0.1:0; then
+    grep -q '(async) listening' "$SRV_LOG"
+    t_ok $? "no -m: the listening line says async"
+    timeout 20 $NC silent "$SRV_ADDR"
+    t_ok $? "no -m: a second client is served while the first is connected"
+    stop_server
+else
+    fail "no -m: server starts"
+fi
+
 # SIGTERM with a request in flight: it completes, then exit 0.
 for mode in thread fork async; do
     if start_server "term-$mode" echo -m "$mode" --drain 5 -l 127.0.0.1:0; then

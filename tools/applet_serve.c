@@ -34,7 +34,8 @@ const char nt_serve_usage[] =
     "                       hosts); the default, 127.0.0.1:7000, is this host\n"
     "                       only (systemd instead when sockets were passed in\n"
     "                       LISTEN_FDS).  Port 0 picks a free port\n"
-    "  -m, --mode MODE      sync, thread, fork or async (default sync)\n"
+    "  -m, --mode MODE      sync, thread, fork or async (default async: one\n"
+    "                       event loop serving every client at once)\n"
     "  -u, --udp            datagrams (UDP or Unix datagram) instead of streams\n"
     "  -w, --workers N      event loops, each in its own thread (async mode\n"
     "                       only; default 1)\n"
@@ -279,6 +280,9 @@ int nt_serve_main(int argc, char **argv)
     int c, rc, before, mode;
 
     netsrv_config_init(&cfg);
+    /* A second client is served while the first is still connected, as
+     * users of ncat -k, nginx or darkhttpd expect. */
+    cfg.mode = NETSRV_ASYNC;
     cfg.drain = 5;
     cfg.address = NULL;
     cfg.hooks.handle_error = nt_serve_on_error;
