@@ -10,6 +10,7 @@ EXTRA_DIST += \
 	contrib/bench/epoll_echo.c \
 	contrib/bench/thread_echo.c \
 	contrib/bench/fork_echo.c \
+	contrib/bench/ref_common.h \
 	contrib/bench/idle-conns.sh \
 	contrib/systemd/nettool-echo.socket \
 	contrib/systemd/nettool-echo.service \

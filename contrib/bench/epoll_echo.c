@@ -10,18 +10,17 @@
  * "epoll_echo: listening on HOST:PORT".
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "ref_common.h"
 
 #define BUFSIZE 65536
 
@@ -34,12 +33,6 @@ struct pending {
 
 static struct pending *pend;
 static size_t npend;
-
-static void die(const char *what)
-{
-    fprintf(stderr, "epoll_echo: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 static void drop(int ep, int fd)
 {
@@ -113,49 +106,21 @@ int main(int argc, char **argv)
 {
     static char buf[BUFSIZE];
     struct epoll_event evs[256];
-    struct sockaddr_in sin;
-    socklen_t sl = sizeof sin;
-    struct rlimit rl;
-    const char *arg = argc > 1 ? argv[1] : "0", *colon = strrchr(arg, ':');
-    char host[64] = "127.0.0.1";
     int lfd, ep, one = 1, i, n;
 
-    if (colon) {
-        snprintf(host, sizeof host, "%.*s", (int)(colon - arg), arg);
-        arg = colon + 1;
-    }
     signal(SIGPIPE, SIG_IGN);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)atoi(arg));
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        fprintf(stderr, "epoll_echo: bad address '%s'\n", host);
-        return 2;
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (lfd < 0)
-        die("socket");
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0)
-        die("bind");
-    if (listen(lfd, SOMAXCONN) < 0)
-        die("listen");
-    getsockname(lfd, (struct sockaddr *)&sin, &sl);
-    fprintf(stderr, "epoll_echo: listening on %s:%u\n", host, ntohs(sin.sin_port));
+    /* Non-blocking: accept4() below takes connections until EAGAIN. */
+    lfd = ref_listen("epoll_echo", argc > 1 ? argv[1] : "0", SOCK_NONBLOCK);
 
     if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        die("epoll_create1");
+        ref_die("epoll_echo", "epoll_create1");
     watch(ep, EPOLL_CTL_ADD, lfd, EPOLLIN);
     for (;;) {
         n = epoll_wait(ep, evs, 256, -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            die("epoll_wait");
+            ref_die("epoll_echo", "epoll_wait");
         }
         for (i = 0; i < n; i++) {
             int fd = evs[i].data.fd;

@@ -18,26 +18,19 @@
  * which is where echo-bench.sh reads the server's CPU use from.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define BUFSIZE 65536
+#include "ref_common.h"
 
-static void die(const char *what)
-{
-    fprintf(stderr, "fork_echo: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
+#define BUFSIZE 65536
 
 static void reap(int sig)
 {
@@ -49,73 +42,19 @@ static void reap(int sig)
     errno = e;
 }
 
-static void serve(int fd)
-{
-    static char buf[BUFSIZE];
-    ssize_t r;
-
-    while ((r = recv(fd, buf, sizeof buf, 0)) != 0) {
-        size_t off = 0;
-
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        while (off < (size_t)r) {
-            ssize_t w = send(fd, buf + off, (size_t)r - off, MSG_NOSIGNAL);
-
-            if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                return;
-            }
-            off += (size_t)w;
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
-    struct sockaddr_in sin;
-    socklen_t sl = sizeof sin;
-    struct rlimit rl;
+    static char buf[BUFSIZE];
     struct sigaction sa;
-    const char *arg = argc > 1 ? argv[1] : "0", *colon = strrchr(arg, ':');
-    char host[64] = "127.0.0.1";
     int lfd, one = 1, complained = 0;
 
-    if (colon) {
-        snprintf(host, sizeof host, "%.*s", (int)(colon - arg), arg);
-        arg = colon + 1;
-    }
     signal(SIGPIPE, SIG_IGN);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = reap;
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)atoi(arg));
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        fprintf(stderr, "fork_echo: bad address '%s'\n", host);
-        return 2;
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0)
-        die("socket");
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0)
-        die("bind");
-    if (listen(lfd, SOMAXCONN) < 0)
-        die("listen");
-    getsockname(lfd, (struct sockaddr *)&sin, &sl);
-    fprintf(stderr, "fork_echo: listening on %s:%u\n", host, ntohs(sin.sin_port));
+    lfd = ref_listen("fork_echo", argc > 1 ? argv[1] : "0", 0);
 
     for (;;) {
         int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -133,7 +72,7 @@ int main(int argc, char **argv)
         pid = fork();
         if (pid == 0) {
             close(lfd);
-            serve(c);
+            ref_echo_blocking(c, buf, sizeof buf);
             _exit(0);
         }
         if (pid < 0) {

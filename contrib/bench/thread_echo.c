@@ -16,7 +16,6 @@
  * as nettool's is), so 1,000 connections take little memory.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,47 +24,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ref_common.h"
+
 #define BUFSIZE 65536
 #define STACKSIZE (64 * 1024)
-
-static void die(const char *what)
-{
-    fprintf(stderr, "thread_echo: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 static void *serve(void *arg)
 {
     int fd = (int)(long)arg;
     char *buf = malloc(BUFSIZE);
-    ssize_t r;
 
-    if (buf) {
-        while ((r = recv(fd, buf, BUFSIZE, 0)) != 0) {
-            size_t off = 0;
-
-            if (r < 0) {
-                if (errno == EINTR)
-                    continue;
-                break;
-            }
-            while (off < (size_t)r) {
-                ssize_t w = send(fd, buf + off, (size_t)r - off, MSG_NOSIGNAL);
-
-                if (w < 0) {
-                    if (errno == EINTR)
-                        continue;
-                    goto out;
-                }
-                off += (size_t)w;
-            }
-        }
-    }
-out:
+    if (buf)
+        ref_echo_blocking(fd, buf, BUFSIZE);
     free(buf);
     close(fd);
     return NULL;
@@ -73,42 +46,13 @@ out:
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in sin;
-    socklen_t sl = sizeof sin;
-    struct rlimit rl;
     pthread_attr_t attr;
-    const char *arg = argc > 1 ? argv[1] : "0", *colon = strrchr(arg, ':');
-    char host[64] = "127.0.0.1";
     long minstack = sysconf(_SC_THREAD_STACK_MIN);
     size_t stack = STACKSIZE;
     int lfd, one = 1, complained = 0;
 
-    if (colon) {
-        snprintf(host, sizeof host, "%.*s", (int)(colon - arg), arg);
-        arg = colon + 1;
-    }
     signal(SIGPIPE, SIG_IGN);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)atoi(arg));
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        fprintf(stderr, "thread_echo: bad address '%s'\n", host);
-        return 2;
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (lfd < 0)
-        die("socket");
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0)
-        die("bind");
-    if (listen(lfd, SOMAXCONN) < 0)
-        die("listen");
-    getsockname(lfd, (struct sockaddr *)&sin, &sl);
-    fprintf(stderr, "thread_echo: listening on %s:%u\n", host, ntohs(sin.sin_port));
+    lfd = ref_listen("thread_echo", argc > 1 ? argv[1] : "0", 0);
 
     /* 64 KiB, or the least the platform takes when that is more (128 KiB
      * on AArch64 with 64 KiB pages). */
