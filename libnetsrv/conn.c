@@ -90,40 +90,6 @@ int netsrv__conn_wait(netsrv_conn *c, short events)
     }
 }
 
-char *netsrv__conn_rbuf(netsrv_conn *c)
-{
-    if (!c->rbuf) {
-        c->rcap = c->rbufsize;
-        c->rbuf = c->task && c->task->loop ? netsrv__loop_rbuf(c->task->loop) : malloc(c->rcap);
-        c->rpos = c->rlen = 0;
-    }
-    return c->rbuf;
-}
-
-static void rbuf_release(netsrv_conn *c)
-{
-    if (c->task && c->task->loop && !c->dgram)
-        netsrv__loop_rbuf_put(c->task->loop, c->rbuf, c->rcap);
-    else
-        free(c->rbuf);
-    c->rbuf = NULL;
-    c->rpos = c->rlen = c->rcap = 0;
-}
-
-void netsrv__conn_idle(netsrv_conn *c)
-{
-    /* An idle connection keeps only its request and its parked stack: the
-     * buffers come back when data does (from the loop's small cache, so a
-     * busy connection does not pay malloc and free per message). */
-    if (c->rpos >= c->rlen && c->rbuf)
-        rbuf_release(c);
-    if (c->wlen == 0 && c->wbuf && c->wcap > 4096) { /* small ones are kept */
-        free(c->wbuf);
-        c->wbuf = NULL;
-        c->wcap = 0;
-    }
-}
-
 /* nginx's lingering close: with the output side shut the peer reads the
  * whole reply and then end of stream; meanwhile whatever it still sends is
  * read and dropped, so that closing with unread input does not make the
@@ -185,7 +151,7 @@ void netsrv__conn_close(netsrv_conn *c)
 void netsrv__conn_fini(netsrv_conn *c)
 {
     if (c->rbuf)
-        rbuf_release(c);
+        netsrv__conn_rbuf_release(c);
     free(c->wbuf);
     c->wbuf = NULL;
 }

@@ -128,20 +128,3 @@ void netsrv__loop_run(netsrv__loop *l)
     ev_run(l->ev, 0);
     tls_loop = outer;
 }
-
-char *netsrv__loop_rbuf(netsrv__loop *l)
-{
-    if (l->nrbufs)
-        return l->rbufs[--l->nrbufs];
-    return malloc(l->rbufsize);
-}
-
-void netsrv__loop_rbuf_put(netsrv__loop *l, char *buf, size_t size)
-{
-    if (!buf)
-        return;
-    if (size == l->rbufsize && l->nrbufs < NETSRV__RBUF_CACHE)
-        l->rbufs[l->nrbufs++] = buf;
-    else
-        free(buf);
-}

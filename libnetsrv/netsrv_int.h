@@ -66,9 +66,40 @@ void netsrv__conn_arm(netsrv_conn *c);
 /* The socket's own timeouts (blocking sockets), seconds, 0 none. */
 void netsrv__conn_set_sock_timeout(netsrv_conn *c, double seconds);
 /* Input buffer: from the loop's cache on a loop, else malloc. */
-char *netsrv__conn_rbuf(netsrv_conn *c);
-/* Gives back memory an idle connection does not need (loop tasks). */
-void netsrv__conn_idle(netsrv_conn *c);
+static inline char *netsrv__conn_rbuf(netsrv_conn *c)
+{
+    if (!c->rbuf) {
+        c->rcap = c->rbufsize;
+        c->rbuf = c->task && c->task->loop ? netsrv__loop_rbuf(c->task->loop)
+                                           : (char *)malloc(c->rcap);
+        c->rpos = c->rlen = 0;
+    }
+    return c->rbuf;
+}
+
+static inline void netsrv__conn_rbuf_release(netsrv_conn *c)
+{
+    if (c->task && c->task->loop && !c->dgram)
+        netsrv__loop_rbuf_put(c->task->loop, c->rbuf, c->rcap);
+    else
+        free(c->rbuf);
+    c->rbuf = NULL;
+    c->rpos = c->rlen = c->rcap = 0;
+}
+
+/* Gives back memory an idle connection does not need (loop tasks): the
+ * buffers come back when data does, from the loop's small cache, so a
+ * busy connection does not pay malloc and free per message. */
+static inline void netsrv__conn_idle(netsrv_conn *c)
+{
+    if (c->rpos >= c->rlen && c->rbuf)
+        netsrv__conn_rbuf_release(c);
+    if (c->wlen == 0 && c->wbuf && c->wcap > 4096) { /* small ones are kept */
+        free(c->wbuf);
+        c->wbuf = NULL;
+        c->wcap = 0;
+    }
+}
 /* Why a blocking socket's recv/send failed, once it has. */
 int netsrv__conn_io_error(netsrv_conn *c, int err);
 

@@ -262,10 +262,16 @@ static int coro_wait(netsrv_task *t, int fd, short events, double deadline, int 
 {
     netsrv__loop *l = t->loop;
     for (;;) {
-        double eff;
-        int why = wait_done(t, deadline, flags, &eff);
-        if (why)
-            return why;
+        double eff = deadline;
+        /* The common case, a socket wait with no deadline, nothing pending
+         * and no drain, is decided without wait_done's clock reading. */
+        if (deadline < NETSRV__INF || t->cancel_deadline < NETSRV__INF ||
+            atomic_load_explicit(&t->cancelled, memory_order_relaxed) ||
+            (!(flags & NETSRV__NOWAKE) && atomic_load_explicit(&t->wakes, memory_order_relaxed))) {
+            int why = wait_done(t, deadline, flags, &eff);
+            if (why)
+                return why;
+        }
         if (fd >= 0) {
             int mask = ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0);
             /* ev_io_set marks the fd for an epoll_ctl on the next turn; a

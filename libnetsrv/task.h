@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #define NETSRV__INF 1e300
 
@@ -78,10 +79,24 @@ struct netsrv__loop {
 /* loop.c */
 int netsrv__loop_init(netsrv__loop *l, size_t stack_size, size_t rbufsize);
 void netsrv__loop_fini(netsrv__loop *l);
-/* An input buffer of l->rbufsize bytes from the cache (or malloc). */
-char *netsrv__loop_rbuf(netsrv__loop *l);
+
+/* An input buffer of l->rbufsize bytes from the cache (or malloc).  Inline:
+ * a request/response connection takes one and gives it back per message. */
+static inline char *netsrv__loop_rbuf(netsrv__loop *l)
+{
+    if (l->nrbufs)
+        return l->rbufs[--l->nrbufs];
+    return (char *)malloc(l->rbufsize);
+}
+
 /* Gives one back (kept when it has the cache's size and there is room). */
-void netsrv__loop_rbuf_put(netsrv__loop *l, char *buf, size_t size);
+static inline void netsrv__loop_rbuf_put(netsrv__loop *l, char *buf, size_t size)
+{
+    if (size == l->rbufsize && l->nrbufs < NETSRV__RBUF_CACHE)
+        l->rbufs[l->nrbufs++] = buf;
+    else
+        free(buf);
+}
 
 /* task.c */
 /* Prepares t for loop (NULL: blocking).  One reference, the run's. */
