@@ -70,14 +70,8 @@ int netsrv__conn_io_error(netsrv_conn *c, int err)
     return -err;
 }
 
-int netsrv__conn_wait(netsrv_conn *c, short events)
+static int why_to_errno(int why)
 {
-    if (c->blocking) /* the blocking call already waited its time */
-        return netsrv__conn_io_error(c, EAGAIN);
-    double deadline = c->timeout > 0 ? netsrv__now() + c->timeout : NETSRV__INF;
-    if (c->end_deadline < deadline)
-        deadline = c->end_deadline;
-    int why = netsrv__task_wait(c->task, c->fd, events, deadline, NETSRV__NOWAKE);
     switch (why) {
     case NETSRV_WAIT_READY:
         return 0;
@@ -88,6 +82,34 @@ int netsrv__conn_wait(netsrv_conn *c, short events)
     default:
         return why < 0 ? why : -EIO;
     }
+}
+
+/* A group member waiting for input also writes out its queue, and a new
+ * message wakes it to do so.  When the socket turns ready it may be for
+ * either: the caller's recv finds out (EAGAIN costs one more wait). */
+static int member_wait_input(netsrv_conn *c, double deadline)
+{
+    for (;;) {
+        int d = netsrv__member_deliver(c);
+        if (d < 0)
+            return d;
+        short ev = POLLIN | (d > 0 ? POLLOUT : 0);
+        int why = netsrv__task_wait(c->task, c->fd, ev, deadline, 0);
+        if (why != NETSRV_WAIT_WOKEN)
+            return why_to_errno(why);
+    }
+}
+
+int netsrv__conn_wait(netsrv_conn *c, short events)
+{
+    if (c->blocking) /* the blocking call already waited its time */
+        return netsrv__conn_io_error(c, EAGAIN);
+    double deadline = c->timeout > 0 ? netsrv__now() + c->timeout : NETSRV__INF;
+    if (c->end_deadline < deadline)
+        deadline = c->end_deadline;
+    if (c->member && events == POLLIN)
+        return member_wait_input(c, deadline);
+    return why_to_errno(netsrv__task_wait(c->task, c->fd, events, deadline, NETSRV__NOWAKE));
 }
 
 /* nginx's lingering close: with the output side shut the peer reads the
@@ -121,6 +143,8 @@ void netsrv__conn_close(netsrv_conn *c)
 {
     if (c->fd < 0)
         return;
+    if (c->member) /* a request that ends leaves its group */
+        netsrv_group_leave(netsrv__member_group(c), c);
     if (c->dgram) {
         netsrv__dgram_end(c);
         if (!c->srv) /* a client's own socket; a server's is shared */

@@ -17,6 +17,7 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/accept.c \
 	libnetsrv/request.c \
 	libnetsrv/dgram.c \
+	libnetsrv/group.c \
 	libnetsrv/sigpipe.c \
 	libnetsrv/spawn.c \
 	libnetsrv/mode_sync.c \

@@ -33,6 +33,8 @@ static void ready_cb(struct ev_loop *ev, ev_idle *w, int revents)
         t->queued = 0;
         if (t->waiting)
             netsrv__task_resume(t, NETSRV__RES_WAKE);
+        else
+            netsrv__task_kick(t);
         netsrv__task_unref(t);
         t = next;
     }
@@ -40,7 +42,7 @@ static void ready_cb(struct ev_loop *ev, ev_idle *w, int revents)
 
 void netsrv__loop_ready(netsrv__loop *l, netsrv_task *t)
 {
-    if (t->queued || !t->waiting)
+    if (t->queued || !(t->waiting || t->armed))
         return; /* a running task sees its wake-up at its next wait */
     t->queued = 1;
     atomic_fetch_add(&t->refs, 1);
@@ -69,6 +71,8 @@ static void remote_cb(struct ev_loop *ev, ev_async *w, int revents)
         t->qnext = NULL;
         if (t->waiting && !t->done)
             netsrv__task_resume(t, NETSRV__RES_WAKE);
+        else
+            netsrv__task_kick(t);
         netsrv__task_unref(t);
         t = next;
     }

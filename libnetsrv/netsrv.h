@@ -122,6 +122,44 @@ void netsrv_task_wake(netsrv_task *t);
 void netsrv_task_ref(netsrv_task *t);
 void netsrv_task_unref(netsrv_task *t);
 
+/* ------------------------------------------------------- messages: groups */
+
+/* A group passes messages between requests (a chat room): a send queues a
+ * copy for every other member in a bounded queue of its own and wakes the
+ * member's task, whose own waits for input then write the queue to its
+ * socket.  So no request blocks on another's slow socket.  Works in sync,
+ * thread and async mode, with members on different loops (-w N); a fork
+ * child's peers live in other processes, so joining there fails. */
+typedef struct netsrv_group netsrv_group;
+
+/* What a member's full queue does to a new message. */
+#define NETSRV_GROUP_DROP 0       /* drops it, and counts it */
+#define NETSRV_GROUP_DISCONNECT 1 /* cuts the member off: its stream calls
+                                     fail with -ECONNABORTED from then on */
+
+/* A new group whose members queue at most queue_bytes each (0: 256 KiB).
+ * Returns 0 or -EINVAL (unknown policy) / -ENOMEM. */
+int netsrv_group_new(netsrv_group **out, size_t queue_bytes, int policy);
+/* Frees a group whose members have all left (any left are detached). */
+void netsrv_group_free(netsrv_group *g);
+/* Makes c (a request, or a client connection of a task) a member.
+ * Returns 0, -EALREADY, -ENOTSOCK (datagrams), -ENOTSUP (fork mode). */
+int netsrv_group_join(netsrv_group *g, netsrv_conn *c);
+/* c leaves; its queue is dropped.  A request that ends leaves by itself. */
+void netsrv_group_leave(netsrv_group *g, netsrv_conn *c);
+/* Queues len bytes for every member but from (NULL: everyone); returns the
+ * number of members it was queued for (the rest were full).  Callable from
+ * any thread. */
+int netsrv_group_send(netsrv_group *g, netsrv_conn *from, const void *buf, size_t len);
+/* Queues len bytes for one member: 0, -ENOBUFS (its queue is full),
+ * -ENOENT (not a member). */
+int netsrv_group_send_to(netsrv_group *g, netsrv_conn *to, const void *buf, size_t len);
+/* Members now. */
+unsigned netsrv_group_size(netsrv_group *g);
+/* c's messages dropped so far and bytes queued; returns 1 when c was cut
+ * off, 0 when not, -ENOENT when c is no member. */
+int netsrv_group_member_stats(netsrv_conn *c, unsigned long long *dropped, size_t *queued);
+
 /* ---------------------------------------------------------------- handlers */
 
 /* A handler is a table of callbacks, like socketserver's BaseRequestHandler.

@@ -22,6 +22,8 @@
  * cfg.linger seconds) so the peer gets the whole reply, not a reset. */
 #define NETSRV__LINGER_BYTES (1u << 20)
 
+typedef struct netsrv__member netsrv__member;
+
 struct netsrv_conn {
     int fd;                    /* the socket; a datagram request's is the server's */
     int dgram;
@@ -48,6 +50,7 @@ struct netsrv_conn {
     size_t wcap, wlen;
     int wrote;                 /* datagram: something was written */
     int replied;               /* datagram: netsrv_reply was called */
+    netsrv__member *member;    /* its place in a group (group.c), or NULL */
 };
 
 /* conn.c */
@@ -116,6 +119,11 @@ ssize_t netsrv__sendfile(int out, int in, off_t *off, size_t count);
 
 /* dgram.c */
 void netsrv__dgram_end(netsrv_conn *c);
+
+/* group.c: a member's queue goes out through its own task. */
+int netsrv__member_deliver(netsrv_conn *c);
+int netsrv__member_partial(netsrv_conn *c);
+netsrv_group *netsrv__member_group(netsrv_conn *c);
 
 /* ---- servers ---- */
 

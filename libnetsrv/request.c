@@ -79,7 +79,13 @@ static void req_main(netsrv_task *t)
                 return;
             }
             /* Blocking modes wait here, not in the handler's read, so that
-             * a shutdown ends a connection between requests at once. */
+             * a shutdown ends a connection between requests at once.  A
+             * group member waits as its reads do, delivering its queue. */
+            if (c->member) {
+                if ((rc = netsrv__conn_wait(c, POLLIN)) < 0)
+                    break;
+                continue;
+            }
             double until = c->timeout > 0 ? netsrv__now() + c->timeout : NETSRV__INF;
             if (c->end_deadline < until)
                 until = c->end_deadline;

@@ -12,9 +12,27 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* A group member's half-sent message goes out whole before the
+ * connection's own bytes. */
+static int member_finish(netsrv_conn *c)
+{
+    int d;
+    while ((d = netsrv__member_deliver(c)) > 0 && netsrv__member_partial(c)) {
+        int r = netsrv__conn_wait(c, POLLOUT);
+        if (r < 0)
+            return r;
+    }
+    return d < 0 ? d : 0;
+}
+
 static ssize_t send_all(netsrv_conn *c, const char *p, size_t len)
 {
     size_t done = 0;
+    if (c->member) {
+        int r = member_finish(c);
+        if (r < 0)
+            return r;
+    }
     while (done < len) {
         /* MSG_NOSIGNAL: a vanished peer is an EPIPE, never a SIGPIPE. */
         if (c->blocking)

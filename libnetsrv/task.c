@@ -132,6 +132,17 @@ static void task_main(void *arg)
     netsrv__coro_switch(&t->co, &t->loop->main, 1); /* never comes back */
 }
 
+/* A wake-up reached a stackless task waiting to start on input (a kept
+ * connection that is also a group member): it starts now. */
+void netsrv__task_kick(netsrv_task *t)
+{
+    if (!t->armed || t->done)
+        return;
+    int rc = netsrv__task_start(t);
+    if (rc < 0)
+        netsrv__task_abort(t, rc);
+}
+
 void netsrv__task_resume(netsrv_task *t, int result)
 {
     netsrv__loop *l = t->loop;
@@ -160,6 +171,7 @@ int netsrv__task_start(netsrv_task *t)
     }
     ev_init(&t->io, io_cb);
     ev_init(&t->tm, timer_cb);
+    t->armed = 0;
     t->started = 1;
     netsrv__task_resume(t, 0);
     return 0;
@@ -174,6 +186,7 @@ void netsrv__task_again_on_input(netsrv_task *t, int fd, double timeout)
 
 void netsrv__task_abort(netsrv_task *t, int err)
 {
+    t->armed = 0;
     if (t->on_abort)
         t->on_abort(t, err);
     task_end(t);
@@ -200,6 +213,7 @@ static void first_timer_cb(struct ev_loop *ev, ev_timer *tm, int revents)
 void netsrv__task_start_on_input(netsrv_task *t, int fd, double timeout)
 {
     netsrv__loop *l = t->loop;
+    t->armed = 1;
     ev_io_init(&t->io, first_io_cb, fd, EV_READ);
     ev_io_start(l->ev, &t->io);
     if (timeout > 0) {

@@ -45,6 +45,8 @@ struct netsrv_task {
     int result;                 /* what resumed the wait */
     unsigned started : 1, waiting : 1, done : 1, queued : 1;
     unsigned again : 1;         /* fn asks to run again on input (see below) */
+    unsigned armed : 1;         /* waiting, stackless, to start on input: a
+                                   wake-up starts it too */
     int again_fd;
     double again_timeout;
     int rqueued;                /* on the remote list: under loop->rlock */
@@ -142,6 +144,7 @@ void netsrv__loop_ready(netsrv__loop *l, netsrv_task *t);
 void netsrv__loop_remote(netsrv__loop *l, netsrv_task *t);
 /* task.c, for loop.c: resumes a parked task; result says why. */
 void netsrv__task_resume(netsrv_task *t, int result);
+void netsrv__task_kick(netsrv_task *t);
 #define NETSRV__RES_READY 1
 #define NETSRV__RES_TIMER 2
 #define NETSRV__RES_WAKE 3

@@ -1,0 +1,215 @@
+/* group.c - messages between requests: every line a member sends reaches
+ * every other member and not itself, in thread, sync and async mode and
+ * with members on two loops; an application thread can send too; a member
+ * that never reads is dropped (DISCONNECT) or loses messages, counted
+ * (DROP), while the others go on; fork mode refuses to join; a member
+ * that returns NETSRV_AGAIN between lines still gets its messages.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "testutil.h"
+
+static netsrv_group *room;
+
+/* Joins the room, then relays each line to the others until "quit". */
+static int room_handle(netsrv_request *req)
+{
+    int rc = netsrv_group_join(room, req);
+    tu_ev_emit('J', rc);
+    if (rc < 0)
+        return 0;
+    char line[4096];
+    for (;;) {
+        ssize_t n = netsrv_readline(req, line, sizeof line);
+        if (n <= 0 || (n == 5 && memcmp(line, "quit\n", 5) == 0)) {
+            rc = (int)n;
+            break;
+        }
+        netsrv_group_send(room, req, line, (size_t)n);
+    }
+    unsigned long long dropped = 0;
+    int kicked = netsrv_group_member_stats(req, &dropped, NULL);
+    tu_ev_emit(kicked == 1 ? 'K' : 'L', (int)dropped);
+    netsrv_group_leave(room, req);
+    return 0;
+}
+
+static const netsrv_handler room_handler = { "room", NULL, room_handle, NULL, 0, NULL, 0 };
+
+/* The same, one line per call (NETSRV_AGAIN), joined once. */
+static int kept_handle(netsrv_request *req)
+{
+    int *joined = netsrv_request_state(req);
+    if (!*joined) {
+        int rc = netsrv_group_join(room, req);
+        tu_ev_emit('J', rc);
+        if (rc < 0)
+            return 0;
+        *joined = 1;
+    }
+    char line[512];
+    ssize_t n = netsrv_readline(req, line, sizeof line);
+    if (n <= 0)
+        return (int)n;
+    netsrv_group_send(room, req, line, (size_t)n);
+    return NETSRV_AGAIN;
+}
+
+static const netsrv_handler kept_handler = { "kept", NULL, kept_handle, NULL, sizeof(int), NULL, 0 };
+
+static int join_n(const char *addr, int *fds, int n)
+{
+    int ok_all = 1;
+    for (int i = 0; i < n; i++)
+        fds[i] = tu_connect(addr, 0);
+    for (int i = 0; i < n; i++) {
+        tu_ev e;
+        if (tu_ev_wait(&e, 1, 5000) != 1 || e.code != 'J' || e.val != 0)
+            ok_all = 0;
+    }
+    for (int i = 0; i < 1000 && netsrv_group_size(room) < (unsigned)n; i++)
+        usleep(2000);
+    return ok_all && netsrv_group_size(room) == (unsigned)n;
+}
+
+static void test_broadcast(netsrv_mode mode, unsigned workers, const netsrv_handler *h,
+                           const char *label)
+{
+    char addr[NETSRV_ADDRSTRLEN], buf[512];
+    netsrv_config cfg;
+    tu_config(&cfg, mode);
+    cfg.workers = workers;
+    netsrv_group_new(&room, 0, NETSRV_GROUP_DROP);
+    netsrv_server *srv = tu_create(&cfg, h, addr);
+    tu_srv ts;
+    if (!srv || tu_start(&ts, srv, 0.05) < 0) {
+        fail("%s: server starts", label);
+        return;
+    }
+    int fd[4];
+    ok(join_n(addr, fd, 4), "%s: four members joined", label);
+    tu_send_all(fd[0], "hi from a\n", 10);
+    int got = 0;
+    for (int i = 1; i < 4; i++)
+        got += tu_read_line(fd[i], buf, sizeof buf, 5000) > 0 && strcmp(buf, "hi from a\n") == 0;
+    is(got, 3, "%s: a line reaches the three others", label);
+    tu_send_all(fd[1], "then b\n", 7);
+    ssize_t n = tu_read_line(fd[0], buf, sizeof buf, 5000);
+    is_str(n > 0 ? buf : "", "then b\n", "%s: the sender got no copy of its own line", label);
+    for (int i = 2; i < 4; i++)
+        tu_read_line(fd[i], buf, sizeof buf, 5000);
+    netsrv_group_send(room, NULL, "from the app\n", 13);
+    got = 0;
+    for (int i = 0; i < 4; i++)
+        got += tu_read_line(fd[i], buf, sizeof buf, 5000) > 0 && strcmp(buf, "from the app\n") == 0;
+    is(got, 4, "%s: a line sent by an application thread reaches all four", label);
+    for (int i = 0; i < 4; i++)
+        tu_close(fd[i]);
+    tu_stop(&ts);
+    netsrv_server_free(srv);
+    netsrv_group_free(room);
+    room = NULL;
+}
+
+/* One member never reads; two others exchange 2,000 lines meanwhile. */
+static void test_slow(int policy)
+{
+    const char *label = policy == NETSRV_GROUP_DROP ? "slow member, DROP" : "slow member, DISCONNECT";
+    char addr[NETSRV_ADDRSTRLEN], buf[4096], line[2000];
+    netsrv_config cfg;
+    tu_config(&cfg, NETSRV_ASYNC);
+    netsrv_group_new(&room, 64 * 1024, policy);
+    netsrv_server *srv = tu_create(&cfg, &room_handler, addr);
+    tu_srv ts;
+    if (!srv || tu_start(&ts, srv, 0.05) < 0) {
+        fail("%s: server starts", label);
+        return;
+    }
+    int slow = tu_connect_rcvbuf(addr, 4096);
+    tu_ev e;
+    tu_ev_wait(&e, 1, 5000);
+    int fd[2];
+    ok(join_n(addr, fd, 2) || netsrv_group_size(room) == 3, "%s: three members", label);
+    memset(line, 'x', sizeof line);
+    line[1999] = '\n';
+    int got = 0;
+    for (int i = 0; i < 5000; i++) {
+        tu_send_all(fd[0], line, 2000);
+        if (tu_read_line(fd[1], buf, sizeof buf, 5000) == 2000)
+            got++;
+    }
+    is(got, 5000, "%s: 5,000 lines of 2,000 bytes pass between the others, none lost", label);
+    unsigned long long dropped = 0;
+    size_t queued = 0;
+    (void)dropped;
+    (void)queued;
+    tu_close(fd[0]);
+    tu_close(fd[1]);
+    if (policy == NETSRV_GROUP_DISCONNECT) {
+        /* the slow one was cut off: its handler ended with 'K' */
+        int k = 0, waited = 0;
+        while (waited++ < 3 && tu_ev_wait(&e, 1, 5000) == 1)
+            if (e.code == 'K')
+                k = 1;
+        ok(k, "%s: the member that never read was cut off", label);
+    } else {
+        tu_close(slow);
+        slow = -1;
+        int ld = -1, waited = 0;
+        while (waited++ < 3 && tu_ev_wait(&e, 1, 5000) == 1)
+            if (e.code == 'L' && e.val > 0)
+                ld = e.val;
+        ok(ld > 0, "%s: the one that never read lost messages, counted (%d)", label, ld);
+    }
+    if (slow >= 0)
+        tu_close(slow);
+    tu_stop(&ts);
+    netsrv_server_free(srv);
+    netsrv_group_free(room);
+    room = NULL;
+}
+
+static void test_fork_refused(void)
+{
+    char addr[NETSRV_ADDRSTRLEN];
+    netsrv_config cfg;
+    tu_config(&cfg, NETSRV_FORK);
+    netsrv_group_new(&room, 0, NETSRV_GROUP_DROP);
+    netsrv_server *srv = tu_create(&cfg, &room_handler, addr);
+    tu_srv ts;
+    if (!srv || tu_start(&ts, srv, 0.05) < 0) {
+        fail("fork: server starts");
+        return;
+    }
+    int fd = tu_connect(addr, 0);
+    tu_ev e;
+    ok(tu_ev_wait(&e, 1, 5000) == 1 && e.code == 'J' && e.val == -ENOTSUP,
+       "fork mode: joining a group fails with -ENOTSUP");
+    tu_close(fd);
+    tu_stop(&ts);
+    netsrv_server_free(srv);
+    netsrv_group_free(room);
+    room = NULL;
+}
+
+int main(void)
+{
+    tu_init(120);
+    tu_ev_init();
+    test_broadcast(NETSRV_THREAD, 1, &room_handler, "thread");
+    test_broadcast(NETSRV_ASYNC, 1, &room_handler, "async");
+    test_broadcast(NETSRV_ASYNC, 2, &room_handler, "async -w 2");
+    test_broadcast(NETSRV_ASYNC, 1, &kept_handler, "async, NETSRV_AGAIN between lines");
+    test_broadcast(NETSRV_THREAD, 1, &kept_handler, "thread, NETSRV_AGAIN between lines");
+    test_slow(NETSRV_GROUP_DISCONNECT);
+    test_slow(NETSRV_GROUP_DROP);
+    test_fork_refused();
+    return done_testing();
+}
