@@ -203,6 +203,18 @@ static void test_request_heads(void)
     ok(k == 3 && seen[0][0] == '1' && seen[1][0] == '2' && seen[2][0] == '4',
        "repeated headers come in order");
 
+    /* Parsing goes on in the same buffer grown, and starts over in another. */
+    char first[64], second[64];
+    const char *req = "GET /x HTTP/1.1\r\nHost: a\r\n\r\n";
+    memcpy(first, req, 10);
+    netsrv_http_msg_init(&m, NETSRV_HTTP_REQUEST, 0, NULL, hdrs, HMAX);
+    ssize_t r1 = netsrv_http_parse(&m, first, 10);
+    memcpy(second, req, strlen(req));
+    ssize_t r2 = netsrv_http_parse(&m, second, strlen(req));
+    ok(r1 == NETSRV_HTTP_INCOMPLETE && r2 == (ssize_t)strlen(req) && m.target == second + 4 &&
+           m.headers[0].name == second + 17,
+       "a head begun in one buffer and given whole in another: parsed again there");
+
     /* Pipelined: two requests in one buffer, parsed one after the other. */
     const char *two = "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n"; /* 28 + 28 */
     char *g = guarded(two, strlen(two));
@@ -900,6 +912,36 @@ static void test_dates(void)
     ok(good, "10,000 dates between the years 69 and 6406 format and parse back to themselves");
 }
 
+/* Formats and parses back a run of days from *arg; returns the misses. */
+static void *date_worker(void *arg)
+{
+    time_t base = *(time_t *)arg;
+    long bad = 0;
+    char buf[NETSRV_HTTP_DATELEN];
+    for (int i = 0; i < 20000; i++) {
+        time_t t = base + (time_t)i * 86399, back;
+        if (netsrv_http_date_format(t, buf, sizeof buf) != 29 || netsrv_http_date_parse(buf, 29, &back) != 0 ||
+            back != t)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_dates_threads(void)
+{
+    time_t base[4] = { 0, 1000000000, 2000000000, 3000000000LL };
+    pthread_t th[4];
+    long bad = 0;
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, date_worker, &base[i]);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        bad += (long)r;
+    }
+    ok(bad == 0, "dates formatted and parsed in four threads at once (no shared buffer)");
+}
+
 /* --------------------------------------------------------------- ranges */
 
 static void range_is(const char *v, long long size, int want, long long f, long long l)
@@ -1291,6 +1333,141 @@ static void test_stream(netsrv_mode mode)
     netsrv_server_free(rsrv);
 }
 
+/* ------------------------------------------------------------------ fuzz */
+
+static unsigned long long fuzz_state = 88172645463325252ull;
+
+static unsigned fuzz_rand(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return (unsigned)(fuzz_state >> 11);
+}
+
+/* A copy of seed with a few random edits: bytes replaced (often by ones
+ * that matter to HTTP), inserted, deleted, or the tail cut off. */
+static size_t mutate(const char *seed, size_t len, char *out, size_t cap)
+{
+    static const char special[] = "\r\n :;,\"\\%\t\0-0123456789aAfF/?#=";
+    memcpy(out, seed, len);
+    int edits = 1 + (int)(fuzz_rand() % 4);
+    for (int i = 0; i < edits; i++) {
+        size_t at = len ? fuzz_rand() % len : 0;
+        unsigned op = fuzz_rand() % 5;
+        char c = fuzz_rand() % 2 ? special[fuzz_rand() % (sizeof special - 1)] : (char)fuzz_rand();
+        if (op <= 1 && len) {
+            out[at] = c;
+        } else if (op == 2 && len + 1 < cap) {
+            memmove(out + at + 1, out + at, len - at);
+            out[at] = c;
+            len++;
+        } else if (op == 3 && len) {
+            memmove(out + at, out + at + 1, len - at - 1);
+            len--;
+        } else if (op == 4 && len) {
+            len = at;
+        }
+    }
+    return len;
+}
+
+/* Every pointer of a parsed head lies inside [buf, buf + head_len). */
+static int inside(const netsrv_http_msg *m, const char *buf)
+{
+    const char *end = buf + m->head_len;
+#define IN(p, n) ((n) == 0 || ((p) >= buf && (p) + (n) <= end))
+    if (m->kind == NETSRV_HTTP_REQUEST && !IN(m->target, m->target_len))
+        return 0;
+    if (m->kind == NETSRV_HTTP_RESPONSE && !IN(m->reason, m->reason_len))
+        return 0;
+    for (size_t i = 0; i < m->nheaders; i++)
+        if (!IN(m->headers[i].name, m->headers[i].name_len) || !IN(m->headers[i].value, m->headers[i].value_len))
+            return 0;
+#undef IN
+    return 1;
+}
+
+/* Mutated heads and bodies, each parsed before the guard page in one call
+ * and again a byte at a time (the unread bytes poisoned under ASan): the
+ * two must agree, every pointer must stay inside the head, and a body
+ * must never produce more than it was fed. */
+static void test_fuzz(void)
+{
+    static const char *seeds[] = {
+        "GET /a/b%20c?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, Upgrade\r\n"
+        "Accept: text/html;q=0.9, */*\r\n\r\n",
+        "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;e=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.1\r\n",
+        "PUT /f HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nabcd",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "HTTP/1.0 404 Not Found\r\nServer: x\r\n\r\nuntil close",
+    };
+    char in[512], out[512];
+    int disagree = 0, outside = 0, overflow = 0, runs = 0, complete = 0, refused = 0;
+    netsrv_http_limits lim;
+    netsrv_http_limits_init(&lim);
+    lim.max_line = 40;
+    lim.max_head = 160;
+    lim.max_headers = 6;
+    lim.max_body = 20;
+    for (int i = 0; i < 20000; i++) {
+        const char *seed = seeds[i % (sizeof seeds / sizeof seeds[0])];
+        int kind = seed[0] == 'H' ? NETSRV_HTTP_RESPONSE : NETSRV_HTTP_REQUEST;
+        size_t len = mutate(seed, strlen(seed), in, sizeof in);
+        netsrv_http_msg whole, inc;
+        char *g = guarded(in, len);
+        netsrv_http_msg_init(&whole, kind, 0, &lim, hdrs, HMAX);
+        ssize_t a = netsrv_http_parse(&whole, g, len);
+        if (a > 0 && !inside(&whole, g))
+            outside++;
+        if (a > 0) {
+            netsrv_http_body b;
+            if (netsrv_http_body_init(&b, &whole) == 0) {
+                size_t off = (size_t)a, used;
+                while (off < len && !b.done) {
+                    size_t piece = 1 + fuzz_rand() % 8, cap = 1 + fuzz_rand() % 8;
+                    if (piece > len - off)
+                        piece = len - off;
+                    ssize_t r = netsrv_http_body_decode(&b, guarded(in + off, piece), piece, &used, out, cap);
+                    if (r < 0)
+                        break;
+                    if ((size_t)r > cap || (size_t)r > used || used > piece)
+                        overflow++;
+                    if (used == 0 && r == 0)
+                        break;
+                    off += used;
+                }
+                if (!b.done)
+                    netsrv_http_body_eof(&b);
+            }
+        }
+        char *buf = malloc(len ? len : 1);
+        memcpy(buf, in, len);
+        POISON(buf, len);
+        netsrv_http_msg_init(&inc, kind, 0, &lim, hdrs, HMAX);
+        ssize_t r = NETSRV_HTTP_INCOMPLETE;
+        for (size_t k = 1; k <= len && r == NETSRV_HTTP_INCOMPLETE; k++) {
+            UNPOISON(buf + k - 1, 1);
+            r = netsrv_http_parse(&inc, buf, k);
+        }
+        UNPOISON(buf, len);
+        if (r != a && !(len == 0 && a == NETSRV_HTTP_INCOMPLETE)) {
+            if (disagree++ < 3)
+                diag("  disagree: whole %zd, byte by byte %zd on \"%.*s\"", a, r, (int)len, in);
+        }
+        free(buf);
+        runs++;
+        complete += a > 0;
+        refused += a < 0;
+    }
+    diag("fuzz: %d heads complete, %d refused, %d incomplete", complete, refused, runs - complete - refused);
+    ok(!disagree, "fuzz: %d mutated messages parse the same whole and a byte at a time", runs);
+    ok(!outside, "fuzz: every parsed pointer lies inside its head");
+    ok(!overflow, "fuzz: a body never yields more than its buffer or its input");
+}
+
 int main(void)
 {
     tu_init(120);
@@ -1304,8 +1481,10 @@ int main(void)
     test_paths();
     test_urls();
     test_dates();
+    test_dates_threads();
     test_ranges();
     test_writing();
+    test_fuzz();
     for (int i = 0; i < TU_NMODES; i++)
         test_stream(tu_modes[i]);
     return done_testing();
