@@ -1093,8 +1093,9 @@ typedef struct hstate {
     char tbuf[128];
 } hstate;
 
-#define SERVE_REQUESTS 0
-#define READ_RESPONSE 1
+#define SERVE_REQUESTS 0 /* a loop over the connection's requests */
+#define READ_RESPONSE 1  /* the client's side, reading what the test sends */
+#define SERVE_AGAIN 2    /* one request per call, NETSRV_AGAIN between them */
 
 static void reply(netsrv_request *req, int status, int keep, const char *body, size_t len)
 {
@@ -1103,13 +1104,15 @@ static void reply(netsrv_request *req, int status, int keep, const char *body, s
     netsrv_http_header h[2] = { NETSRV_HTTP_HEADER("Content-Length", clen),
                                 NETSRV_HTTP_HEADER("Connection", "close") };
     netsrv_http_write_head(req, status, NULL, h, keep ? 1 : 2);
-    netsrv_write(req, body, len);
+    if (body)
+        netsrv_write(req, body, len);
 }
 
-/* A tiny HTTP server: answers each request with "METHOD TARGET
- * BODYLEN:BODY trailers\n", keeps the connection while the request says
- * so, and answers failures with the status they map to. */
-static int serve_requests(netsrv_request *req, hstate *st)
+/* One request of a tiny HTTP server: answers "METHOD TARGET BODYLEN:BODY
+ * trailers\n" (HEAD: only the head; /chunked: in chunks with a trailer),
+ * and failures with the status they map to.  Returns 1 to go on with the
+ * next request on the connection, 0 to end it. */
+static int serve_one(netsrv_request *req, hstate *st)
 {
     netsrv_http_limits lim;
     netsrv_http_limits_init(&lim);
@@ -1117,47 +1120,62 @@ static int serve_requests(netsrv_request *req, hstate *st)
     lim.max_body = 4096;
     netsrv_http_msg m;
     netsrv_http_msg_init(&m, NETSRV_HTTP_REQUEST, 0, &lim, st->hdrs, 32);
-    for (;;) {
-        ssize_t n = netsrv_http_read_head(req, &m, st->head, sizeof st->head);
-        if (n == 0)
-            return 0;
-        netsrv_http_body b;
-        int br = n > 0 ? netsrv_http_body_init(&b, &m) : 0;
-        if (br < 0)
-            n = br;
-        if (n < 0) {
-            if (n == -ETIMEDOUT && !m.started)
-                return 0; /* an idle keep-alive connection: close quietly */
-            int status = netsrv_http_error_status((int)n);
-            if (status)
-                reply(req, status, 0, "", 0);
-            return 0;
-        }
-        b.trailers = st->tr;
-        b.trailers_cap = 4;
-        b.tbuf = st->tbuf;
-        b.tbuf_len = sizeof st->tbuf;
-        if (m.expect_continue)
-            netsrv_http_write_head(req, 100, NULL, NULL, 0); /* read_body flushes it */
-        size_t got = 0;
-        ssize_t r;
-        while ((r = netsrv_http_read_body(req, &b, st->body + got, sizeof st->body - got)) > 0)
-            got += (size_t)r;
-        if (r < 0) {
-            reply(req, netsrv_http_error_status((int)r), 0, "", 0);
-            return 0;
-        }
-        char text[8192 + 512];
-        int k = snprintf(text, sizeof text, "%s %.*s %zu:%.*s", m.method_name, (int)m.target_len, m.target, got,
-                         (int)got, st->body);
-        for (size_t i = 0; i < b.ntrailers; i++)
-            k += snprintf(text + k, sizeof text - (size_t)k, " %.*s=%.*s", (int)b.trailers[i].name_len,
-                          b.trailers[i].name, (int)b.trailers[i].value_len, b.trailers[i].value);
-        k += snprintf(text + k, sizeof text - (size_t)k, "\n");
-        reply(req, 200, m.keep_alive, text, (size_t)k);
-        if (!m.keep_alive)
-            return 0;
+    ssize_t n = netsrv_http_read_head(req, &m, st->head, sizeof st->head);
+    if (n == 0)
+        return 0;
+    netsrv_http_body b;
+    int br = n > 0 ? netsrv_http_body_init(&b, &m) : 0;
+    if (br < 0)
+        n = br;
+    if (n < 0) {
+        if (n == -ETIMEDOUT && !m.started)
+            return 0; /* an idle keep-alive connection: close quietly */
+        int status = netsrv_http_error_status((int)n);
+        if (status)
+            reply(req, status, 0, "", 0);
+        return 0;
     }
+    b.trailers = st->tr;
+    b.trailers_cap = 4;
+    b.tbuf = st->tbuf;
+    b.tbuf_len = sizeof st->tbuf;
+    if (m.expect_continue)
+        netsrv_http_write_head(req, 100, NULL, NULL, 0); /* read_body flushes it */
+    size_t got = 0;
+    ssize_t r;
+    while ((r = netsrv_http_read_body(req, &b, st->body + got, sizeof st->body - got)) > 0)
+        got += (size_t)r;
+    if (r < 0) {
+        reply(req, netsrv_http_error_status((int)r), 0, "", 0);
+        return 0;
+    }
+    char text[8192 + 512];
+    int k = snprintf(text, sizeof text, "%s %.*s %zu:%.*s", m.method_name, (int)m.target_len, m.target, got,
+                     (int)got, st->body);
+    for (size_t i = 0; i < b.ntrailers; i++)
+        k += snprintf(text + k, sizeof text - (size_t)k, " %.*s=%.*s", (int)b.trailers[i].name_len,
+                      b.trailers[i].name, (int)b.trailers[i].value_len, b.trailers[i].value);
+    k += snprintf(text + k, sizeof text - (size_t)k, "\n");
+    if (m.target_len == 8 && memcmp(m.target, "/chunked", 8) == 0) {
+        char klen[24];
+        snprintf(klen, sizeof klen, "%d", k);
+        netsrv_http_header h[] = { NETSRV_HTTP_HEADER("Transfer-Encoding", "chunked") };
+        netsrv_http_header tr[] = { NETSRV_HTTP_HEADER("X-Len", klen) };
+        netsrv_http_write_head(req, 200, NULL, h, 1);
+        netsrv_http_write_chunk(req, text, 4);
+        netsrv_http_write_chunk(req, text + 4, (size_t)k - 4);
+        netsrv_http_write_last_chunk(req, tr, 1);
+    } else {
+        reply(req, 200, m.keep_alive, m.method == NETSRV_HTTP_HEAD ? NULL : text, (size_t)k);
+    }
+    return m.keep_alive;
+}
+
+static int serve_requests(netsrv_request *req, hstate *st)
+{
+    while (serve_one(req, st))
+        ;
+    return 0;
 }
 
 /* The client's side on a connection: reads one response head and its body
@@ -1191,7 +1209,14 @@ static int http_handle(netsrv_request *req)
 {
     const int *kind = netsrv_request_ctx(req);
     hstate *st = netsrv_request_state(req);
-    return *kind == SERVE_REQUESTS ? serve_requests(req, st) : read_response(req, st);
+    switch (*kind) {
+    case SERVE_REQUESTS:
+        return serve_requests(req, st);
+    case SERVE_AGAIN: /* how a server keeps an idle connection for nothing */
+        return serve_one(req, st) ? NETSRV_AGAIN : 0;
+    default:
+        return read_response(req, st);
+    }
 }
 
 /* Sends s one byte per segment (TCP_NODELAY and a pause between them). */
@@ -1231,22 +1256,10 @@ static char *answer(char *out, const char *text, int keep)
     return out;
 }
 
-static void test_stream(netsrv_mode mode)
+/* The server side against a server running handler kind: requests in
+ * tiny writes, pipelined, with bodies, and the failures. */
+static void server_side(const char *mn, const char *addr)
 {
-    const char *mn = netsrv_mode_name(mode);
-    int kinds[2] = { SERVE_REQUESTS, READ_RESPONSE };
-    netsrv_handler hs = { "http", NULL, http_handle, NULL, sizeof(hstate), &kinds[0], NETSRV_CLIENT_FIRST };
-    netsrv_handler hr = { "http-client", NULL, http_handle, NULL, sizeof(hstate), &kinds[1], NETSRV_CLIENT_FIRST };
-    netsrv_config cfg;
-    tu_config(&cfg, mode);
-    cfg.timeout = 10;
-    char addr[NETSRV_ADDRSTRLEN], raddr[NETSRV_ADDRSTRLEN];
-    tu_srv ts, tr;
-    netsrv_server *srv = tu_create(&cfg, &hs, addr);
-    netsrv_server *rsrv = tu_create(&cfg, &hr, raddr);
-    if (!srv || !rsrv || tu_start(&ts, srv, 0.02) < 0 || tu_start(&tr, rsrv, 0.02) < 0)
-        bail_out("%s: test servers", mn);
-
     char buf[16384], w1[512], w2[512], w3[512], want[2048];
     /* One request in 1-byte writes. */
     const char *r1 = "GET /one%20byte?at=a-time HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
@@ -1295,41 +1308,160 @@ static void test_stream(netsrv_mode mode)
     ok(strncmp(buf, "HTTP/1.1 400 ", 13) == 0, "%s: a chunked body cut short: 400", mn);
     exchange(addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0, 1, buf, sizeof buf);
     is_str(buf, answer(w1, "GET / 0:\n", 1), "%s: a keep-alive client that goes away ends the loop quietly", mn);
+}
 
-    /* The client side: responses read from a connection. */
+/* Timeouts against a server with a 0.3 s idle timeout: quiet for an idle
+ * connection, 408 inside a head. */
+static void timeouts(const char *mn, const char *addr)
+{
+    char buf[4096], w1[512];
+    double t0 = tu_now();
+    ssize_t n = exchange(addr, "", 0, 0, buf, sizeof buf);
+    ok(n == 0 && tu_now() - t0 < 5, "%s: a client that sends nothing is closed quietly at the idle timeout", mn);
+    exchange(addr, "GET / HT", 0, 0, buf, sizeof buf);
+    ok(strncmp(buf, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s: a head that stops coming: 408", mn);
+    exchange(addr, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n", 0, 0, buf, sizeof buf);
+    is_str(buf, answer(w1, "GET /k 0:\n", 1), "%s: idle after a keep-alive answer: closed quietly", mn);
+}
+
+/* Responses read on a server's connection, as a client reads them. */
+static void client_side(const char *mn, const char *addr)
+{
+    char buf[4096], want[256];
     const char *resp = "HTTP/1.1 100 Continue\r\n\r\n"
                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                        "4\r\nWiki\r\n5;ext\r\npedia\r\n0\r\nX-A: b\r\n\r\n";
-    exchange(raddr, resp, 1, 0, buf, sizeof buf);
+    exchange(addr, resp, 1, 0, buf, sizeof buf);
     is_str(buf, "rc=0 status=200 keep=1 len=9 body=Wikipedia trailers=1\n",
            "%s: client side: 100 then a chunked response, a byte at a time", mn);
-    exchange(raddr, "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nuntil the end", 1, 1, buf, sizeof buf);
+    exchange(addr, "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nuntil the end", 1, 1, buf, sizeof buf);
     is_str(buf, "rc=0 status=200 keep=0 len=13 body=until the end trailers=0\n",
            "%s: client side: a body until close ends at the end of the stream", mn);
-    exchange(raddr, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 1, buf, sizeof buf);
+    exchange(addr, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 0, 1, buf, sizeof buf);
     snprintf(want, sizeof want, "rc=%d status=200 keep=1 len=5 body=short trailers=0\n", -EPIPE);
     is_str(buf, want, "%s: client side: a body shorter than its length: -EPIPE", mn);
+}
 
-    /* Timeouts: quiet for an idle connection, 408 inside a head. */
-    tu_srv ti;
-    cfg.timeout = 0.3;
-    char iaddr[NETSRV_ADDRSTRLEN];
-    netsrv_server *isrv = tu_create(&cfg, &hs, iaddr);
-    if (!isrv || tu_start(&ti, isrv, 0.02) < 0)
-        bail_out("%s: idle test server", mn);
-    double t0 = tu_now();
-    ssize_t n = exchange(iaddr, "", 0, 0, buf, sizeof buf);
-    ok(n == 0 && tu_now() - t0 < 5, "%s: a client that sends nothing is closed quietly at the idle timeout", mn);
-    exchange(iaddr, "GET / HT", 0, 0, buf, sizeof buf);
-    ok(strncmp(buf, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0, "%s: a head that stops coming: 408", mn);
-    exchange(iaddr, "GET /k HTTP/1.1\r\nHost: h\r\n\r\n", 0, 0, buf, sizeof buf);
-    is_str(buf, answer(w1, "GET /k 0:\n", 1), "%s: idle after a keep-alive answer: closed quietly", mn);
-    tu_stop(&ti);
-    netsrv_server_free(isrv);
+/* Reads one response on a client connection: its head into m, its body
+ * into body (NUL-terminated).  Returns the body's length or an error. */
+static ssize_t get_response(netsrv_conn *c, unsigned flags, netsrv_http_msg *m, char *head, size_t headcap,
+                            netsrv_http_header *h, netsrv_http_body *b, char *body, size_t cap)
+{
+    netsrv_http_msg_init(m, NETSRV_HTTP_RESPONSE, flags, NULL, h, 16);
+    ssize_t n = netsrv_http_read_head(c, m, head, headcap);
+    if (n <= 0)
+        return n < 0 ? n : -EPIPE;
+    int r = netsrv_http_body_init(b, m);
+    if (r < 0)
+        return r;
+    static netsrv_http_header tr[2];
+    static char tbuf[64];
+    b->trailers = tr;
+    b->trailers_cap = 2;
+    b->tbuf = tbuf;
+    b->tbuf_len = sizeof tbuf;
+    size_t got = 0;
+    ssize_t k;
+    while ((k = netsrv_http_read_body(c, b, body + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    body[got] = '\0';
+    return k < 0 ? k : (ssize_t)got;
+}
 
-    tu_stop(&ts);
+/* A client in blocking style on netsrv_conn_dial, as the get applet will
+ * be: a URL split, requests written, responses read on one kept
+ * connection (by length, a HEAD's, chunked with a trailer), a chunked
+ * request body, and the end of the connection after Connection: close. */
+static void dial_client(const char *mn, const char *addr)
+{
+    char url[NETSRV_ADDRSTRLEN + 32], dial[NETSRV_ADDRSTRLEN + 8], err[NETSRV_ERRLEN] = "", head[2048], body[1024];
+    netsrv_http_header rh[16];
+    netsrv_http_msg m;
+    netsrv_http_body b;
+    netsrv_http_url u;
+    snprintf(url, sizeof url, "http://%s/k1?x=1#frag", addr);
+    netsrv_conn *c = NULL;
+    if (netsrv_http_parse_url(url, strlen(url), &u) < 0 ||
+        snprintf(dial, sizeof dial, "%.*s:%d", (int)u.host_len, u.host, u.port) < 0 ||
+        netsrv_conn_dial(&c, dial, 5, err, sizeof err) < 0) {
+        fail("%s: dial %s: %s", mn, url, err);
+        return;
+    }
+    netsrv_http_header host = { "Host", 4, u.authority, u.authority_len };
+    ssize_t w = netsrv_http_write_request(c, "GET", u.target, u.target_len, &host, 1);
+    ssize_t n = get_response(c, 0, &m, head, sizeof head, rh, &b, body, sizeof body);
+    ok(w > 0 && n == 15 && strcmp(body, "GET /k1?x=1 0:\n") == 0 && m.status == 200 && m.keep_alive &&
+           m.content_length == 15,
+       "%s: client: GET from a parsed URL, a body by length on a kept connection", mn);
+
+    netsrv_http_write_request(c, "HEAD", "/k2", 3, &host, 1);
+    n = get_response(c, NETSRV_HTTP_NO_BODY, &m, head, sizeof head, rh, &b, body, sizeof body);
+    ok(n == 0 && b.done && m.content_length == (long long)strlen("HEAD /k2 0:\n") && m.keep_alive,
+       "%s: client: HEAD: the length of a body that does not come", mn);
+
+    netsrv_http_write_request(c, "GET", "/chunked", 8, &host, 1);
+    n = get_response(c, 0, &m, head, sizeof head, rh, &b, body, sizeof body);
+    ok(n == 16 && strcmp(body, "GET /chunked 0:\n") == 0 && m.chunked && b.ntrailers == 1 &&
+           hdr_is(&b.trailers[0], "X-Len", "16"),
+       "%s: client: a chunked response and its trailer", mn);
+
+    netsrv_http_header post[2] = { host, NETSRV_HTTP_HEADER("Transfer-Encoding", "chunked") };
+    netsrv_http_write_request(c, "POST", "/p", 2, post, 2);
+    netsrv_http_write_chunk(c, "hel", 3);
+    netsrv_http_write_chunk(c, "lo", 2);
+    netsrv_http_write_last_chunk(c, NULL, 0);
+    n = get_response(c, 0, &m, head, sizeof head, rh, &b, body, sizeof body);
+    ok(n > 0 && strcmp(body, "POST /p 5:hello\n") == 0, "%s: client: a chunked request body", mn);
+
+    netsrv_http_header last[2] = { host, NETSRV_HTTP_HEADER("Connection", "close") };
+    netsrv_http_write_request(c, "GET", "/last", 5, last, 2);
+    n = get_response(c, 0, &m, head, sizeof head, rh, &b, body, sizeof body);
+    int kept = m.keep_alive;
+    ssize_t end = netsrv_http_read_head(c, &m, head, sizeof head);
+    ok(n > 0 && strcmp(body, "GET /last 0:\n") == 0 && !kept && end == 0,
+       "%s: client: Connection: close, then the stream ends before another head (0)", mn);
+    netsrv_conn_close(c);
+}
+
+static void test_stream(netsrv_mode mode)
+{
+    const char *mn = netsrv_mode_name(mode);
+    char name[64];
+    int kinds[3] = { SERVE_REQUESTS, READ_RESPONSE, SERVE_AGAIN };
+    netsrv_handler hs = { "http", NULL, http_handle, NULL, sizeof(hstate), &kinds[0], NETSRV_CLIENT_FIRST };
+    netsrv_handler hr = { "http-client", NULL, http_handle, NULL, sizeof(hstate), &kinds[1], NETSRV_CLIENT_FIRST };
+    netsrv_handler ha = { "http-again", NULL, http_handle, NULL, sizeof(hstate), &kinds[2], NETSRV_CLIENT_FIRST };
+    const netsrv_handler *servers[2] = { &hs, &ha };
+    for (int v = 0; v < 2; v++) {
+        snprintf(name, sizeof name, "%s%s", mn, v ? " (NETSRV_AGAIN)" : "");
+        netsrv_config cfg;
+        tu_config(&cfg, mode);
+        cfg.timeout = 10;
+        char addr[NETSRV_ADDRSTRLEN], iaddr[NETSRV_ADDRSTRLEN];
+        tu_srv ts, ti;
+        netsrv_server *srv = tu_create(&cfg, servers[v], addr);
+        cfg.timeout = 0.3;
+        netsrv_server *isrv = tu_create(&cfg, servers[v], iaddr);
+        if (!srv || !isrv || tu_start(&ts, srv, 0.02) < 0 || tu_start(&ti, isrv, 0.02) < 0)
+            bail_out("%s: test servers", name);
+        server_side(name, addr);
+        dial_client(name, addr);
+        timeouts(name, iaddr);
+        tu_stop(&ts);
+        tu_stop(&ti);
+        netsrv_server_free(srv);
+        netsrv_server_free(isrv);
+    }
+    netsrv_config cfg;
+    tu_config(&cfg, mode);
+    cfg.timeout = 10;
+    char raddr[NETSRV_ADDRSTRLEN];
+    tu_srv tr;
+    netsrv_server *rsrv = tu_create(&cfg, &hr, raddr);
+    if (!rsrv || tu_start(&tr, rsrv, 0.02) < 0)
+        bail_out("%s: test server", mn);
+    client_side(mn, raddr);
     tu_stop(&tr);
-    netsrv_server_free(srv);
     netsrv_server_free(rsrv);
 }
 
