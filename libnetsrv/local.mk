@@ -1,7 +1,8 @@
 # libnetsrv/local.mk - the library: public header, private header, sources.
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
-noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h
+noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h \
+	libnetsrv/http_int.h
 libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/error.c \
 	libnetsrv/addr.c \
@@ -24,7 +25,13 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/mode_thread.c \
 	libnetsrv/mode_fork.c \
 	libnetsrv/mode_async.c \
-	libnetsrv/coro.c
+	libnetsrv/coro.c \
+	libnetsrv/http.c \
+	libnetsrv/http_body.c \
+	libnetsrv/http_write.c \
+	libnetsrv/http_path.c \
+	libnetsrv/http_date.c \
+	libnetsrv/http_range.c
 # Only the host's context switch is assembled (coro.h picks ucontext on
 # other machines): an empty object would strip the library's
 # branch-protection marking where a distribution builds with it.

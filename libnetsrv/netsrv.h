@@ -420,6 +420,311 @@ int netsrv_waitpid(netsrv_request *req, pid_t pid, int *status);
 const void *netsrv_packet(const netsrv_request *req, size_t *len);
 int netsrv_reply(netsrv_request *req, const void *buf, size_t len);
 
+/* ---- HTTP/1.1 messages (http.c) ---- */
+
+/* HTTP/1.1 on http-parser, for servers and clients alike.  Heads are parsed
+ * in the caller's buffer: the target, reason, header names and values point
+ * into it and nothing is allocated.  Failures are negative errnos, and
+ * netsrv_http_error_status() gives the status a server answers them with:
+ *   -EBADMSG          400  malformed (also obs-fold, whitespace before a
+ *                          header's colon, a missing, repeated or bad Host
+ *                          in HTTP/1.1, bad chunk framing, early end: -EPIPE)
+ *   -ENAMETOOLONG     414  request target longer than max_line
+ *   -EMSGSIZE, -E2BIG 431  head over max_head bytes, over max_headers fields
+ *   -EFBIG            413  body over max_body
+ *   -ENOSYS           501  unknown method, transfer coding other than chunked
+ *   -EPROTONOSUPPORT  505  HTTP major version other than 1 */
+
+/* Request methods: the values of http-parser's enum http_method, so they
+ * compare equal to <http_parser.h>'s HTTP_GET..., which this header does
+ * not need; other methods carry their http-parser value too. */
+#define NETSRV_HTTP_DELETE 0
+#define NETSRV_HTTP_GET 1
+#define NETSRV_HTTP_HEAD 2
+#define NETSRV_HTTP_POST 3
+#define NETSRV_HTTP_PUT 4
+#define NETSRV_HTTP_CONNECT 5
+#define NETSRV_HTTP_OPTIONS 6
+#define NETSRV_HTTP_TRACE 7
+#define NETSRV_HTTP_PATCH 28
+
+/* What a message may hold; netsrv_http_limits_init() sets the defaults. */
+typedef struct netsrv_http_limits {
+    size_t max_line;     /* request target, or a response's reason phrase,
+                            in bytes; default 8192 (past it: 414) */
+    size_t max_head;     /* the whole head: start line, header lines, blank
+                            line; default 32768, at most 80 KiB, which is
+                            http-parser's own cap (past it: 431); also bounds
+                            a body's chunk-size lines and trailers */
+    size_t max_headers;  /* header fields (also trailer fields); default 100 */
+    long long max_body;  /* decoded body bytes; default 1 MiB, < 0 no limit
+                            (a client saving files lifts it) (past it: 413) */
+} netsrv_http_limits;
+
+/* Fills *lim with the defaults above. */
+void netsrv_http_limits_init(netsrv_http_limits *lim);
+
+/* A header field.  Parsed ones point into the parsed buffer (values without
+ * the whitespace around them); for the write calls the caller fills them. */
+typedef struct netsrv_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} netsrv_http_header;
+
+/* A header for the write calls from two C strings (uses strlen). */
+#define NETSRV_HTTP_HEADER(n, v) { (n), strlen(n), (v), strlen(v) }
+
+/* Kinds of message for netsrv_http_msg_init. */
+#define NETSRV_HTTP_REQUEST 0
+#define NETSRV_HTTP_RESPONSE 1
+/* Flag: this response answers a HEAD request (or is a CONNECT's 2xx), so
+ * it has no body whatever its headers say (1xx, 204 and 304 responses
+ * never have one anyway). */
+#define NETSRV_HTTP_NO_BODY 0x1u
+/* netsrv_http_parse: the head is not complete yet; give it more bytes. */
+#define NETSRV_HTTP_INCOMPLETE 0
+
+/* A message head being parsed, and the result.  Fields set by
+ * netsrv_http_msg_init stay; the rest is filled once the head is complete. */
+typedef struct netsrv_http_msg {
+    int kind;                   /* NETSRV_HTTP_REQUEST or _RESPONSE */
+    unsigned flags;             /* NETSRV_HTTP_NO_BODY */
+    netsrv_http_limits limits;
+    netsrv_http_header *headers;/* the caller's array ... */
+    size_t headers_cap;         /* ... of this many (also a limit: past it 431) */
+    size_t nheaders;            /* header fields parsed, in order */
+    int method;                 /* requests: NETSRV_HTTP_GET...; responses -1 */
+    const char *method_name;    /* "GET"... (static), responses NULL */
+    const char *target;         /* request target as sent, e.g. "/a%20b?q" */
+    size_t target_len;
+    int major, minor;           /* HTTP version */
+    int status;                 /* responses: the status code; requests 0 */
+    const char *reason;         /* responses: the reason phrase */
+    size_t reason_len;
+    long long content_length;   /* Content-Length, -1 when none */
+    int chunked;                /* Transfer-Encoding: chunked */
+    int keep_alive;             /* http_should_keep_alive(): 1.1 unless
+                                   "Connection: close", 1.0 only with
+                                   "Connection: keep-alive", and never when
+                                   the body runs until the connection closes */
+    int expect_continue;        /* HTTP/1.1 request with Expect: 100-continue */
+    int upgrade;                /* CONNECT, or Upgrade with Connection: upgrade
+                                   (and 101 for responses): what follows the
+                                   head is another protocol */
+    size_t head_len;            /* bytes of the head, once complete */
+    int started;                /* a byte of it (not a blank line) came: a
+                                   server answers a timeout after that with
+                                   408, and closes an idle connection quietly */
+    const char *error;          /* why the last call failed (static text) */
+    struct {                    /* private to http.c */
+        union { unsigned char bytes[64]; long long ll; void *p; } parser;
+        const char *base;
+        size_t parsed;
+        int last, state, rc, cb_err, msg_done;
+    } priv;
+} netsrv_http_msg;
+
+/* Prepares *m for a new head of kind (NETSRV_HTTP_REQUEST/_RESPONSE) with
+ * flags, the limits *lim (NULL: the defaults) and the caller's array of cap
+ * headers, which stays the caller's and must outlive m's use. */
+void netsrv_http_msg_init(netsrv_http_msg *m, int kind, unsigned flags,
+                          const netsrv_http_limits *lim, netsrv_http_header *headers,
+                          size_t cap);
+
+/* Parses the head at the start of buf (len bytes): returns its length
+ * (m->head_len; what follows is body or the next message),
+ * NETSRV_HTTP_INCOMPLETE when more bytes are needed, or a negative errno
+ * (see above; m->error says why).  Call again with the same buffer grown:
+ * parsing goes on where it stopped (a different buffer starts over).
+ * After a result other than INCOMPLETE, init m again for the next head. */
+ssize_t netsrv_http_parse(netsrv_http_msg *m, const char *buf, size_t len);
+
+/* Reads one head from c into buf (cap bytes; past them, as past
+ * max_head, 414 or 431) and parses it into m, which is started afresh
+ * (keeping its kind, flags, limits and header array).  Only the head's
+ * bytes are taken from the stream: a body or a pipelined request stays
+ * there.  Returns the head's length, 0 when the stream ended before a
+ * message began (a keep-alive peer went away), -EPIPE when it ended inside
+ * one, or a negative errno (parsing as netsrv_http_parse; I/O as
+ * netsrv_read: a timeout while m->started is 0 is an idle connection).
+ * m points into buf until buf is reused. */
+ssize_t netsrv_http_read_head(netsrv_conn *c, netsrv_http_msg *m, char *buf, size_t cap);
+
+/* The status a server answers err with (400, 408 for -ETIMEDOUT, 413, 414,
+ * 431, 501, 505; 500 for other errors), or 0 when there is no one to
+ * answer (-ECONNRESET, -ECANCELED...) or err is not an error. */
+int netsrv_http_error_status(int err);
+
+/* The first header of m named name (any case) after prev (NULL: from the
+ * start), or NULL; call again with the result to walk repeated ones. */
+const netsrv_http_header *netsrv_http_header_find(const netsrv_http_msg *m, const char *name,
+                                                  const netsrv_http_header *prev);
+
+/* Looks for token (any case) in a comma-separated list such as
+ * "keep-alive, Upgrade" or "text/html, application/json;q=0.9" (commas in
+ * quoted strings do not count).  Returns 1 when found, with *params (may be
+ * NULL) at what follows its ';' ("q=0.9", or NULL/0 when none), else 0. */
+int netsrv_http_token_find(const char *list, size_t len, const char *token,
+                           const char **params, size_t *params_len);
+
+/* A body being read: by Content-Length, chunked (http-parser decodes it;
+ * extensions are skipped) or, for a response without either, until the
+ * connection closes.  Set trailers/trailers_cap and tbuf/tbuf_len after
+ * netsrv_http_body_init to keep the trailer fields of a chunked body (their
+ * names and values are copied into tbuf); without them trailers are dropped. */
+typedef struct netsrv_http_body {
+    long long length;           /* Content-Length, or -1 */
+    int chunked;
+    int until_close;            /* the body ends when the connection does */
+    long long received;         /* body bytes handed out so far */
+    int done;                   /* the whole body (and its trailers) was read */
+    netsrv_http_header *trailers;
+    size_t trailers_cap, ntrailers;
+    char *tbuf;
+    size_t tbuf_len;
+    const char *error;          /* why the last call failed (static text) */
+    struct {                    /* private to http_body.c */
+        union { unsigned char bytes[64]; long long ll; void *p; } parser;
+        long long max_body;
+        size_t max_head, max_fields, nfields, tused, framing, room, got;
+        char *out;
+        const char *body_end, *scan;
+        int last, rc, cb_err, cr, crlf;
+    } priv;
+} netsrv_http_body;
+
+/* Starts reading the body of the complete head m (its limits apply).
+ * Returns 0, or -EFBIG when its Content-Length is over max_body.  A message
+ * without a body is done at once. */
+int netsrv_http_body_init(netsrv_http_body *b, const netsrv_http_msg *m);
+
+/* Decodes body bytes from in (len bytes of what followed the head) into out
+ * (cap bytes; out NULL: count and drop up to cap).  Returns the body bytes
+ * written, *used the input bytes taken (never past the body's end, so a
+ * pipelined message stays), or a negative errno (-EBADMSG, -EFBIG,
+ * -EMSGSIZE for trailers or chunk lines over the limits; body bytes decoded
+ * before a fault come first, the error with the next call).  0 with
+ * b->done is the end; 0 without it needs more input. */
+ssize_t netsrv_http_body_decode(netsrv_http_body *b, const void *in, size_t len, size_t *used,
+                                void *out, size_t cap);
+
+/* Tells b the input ended: 0 when that ends the body (until_close), else
+ * -EPIPE (the body was cut short); 0 too when b was already done. */
+int netsrv_http_body_eof(netsrv_http_body *b);
+
+/* Reads the next piece of the body from c into buf (at most len bytes;
+ * buf NULL: drop them).  Returns bytes (> 0), 0 at the end of the body, or
+ * a negative errno (-EPIPE when the stream ends before the body does). */
+ssize_t netsrv_http_read_body(netsrv_conn *c, netsrv_http_body *b, void *buf, size_t len);
+
+/* Reads and drops the rest of the body, so the next request on the
+ * connection can be read; returns the bytes dropped or a negative errno. */
+long long netsrv_http_skip_body(netsrv_conn *c, netsrv_http_body *b);
+
+/* The reason phrase of status ("Not Found"), "" for codes http-parser does
+ * not name; never NULL. */
+const char *netsrv_http_status_text(int status);
+
+/* Writes (buffered) "HTTP/1.1 status reason", the n headers and the blank
+ * line to c; reason NULL: netsrv_http_status_text(status).  Returns the
+ * bytes written, or -EINVAL before writing anything when the status is not
+ * 100-999, a name is not a token or a value holds CR, LF or NUL. */
+ssize_t netsrv_http_write_head(netsrv_conn *c, int status, const char *reason,
+                               const netsrv_http_header *h, size_t n);
+
+/* Writes "method target HTTP/1.1", the n headers and the blank line to c
+ * (a target starting with '?' gets the '/' it needs, as from the URL
+ * "http://host?q").  Returns the bytes written or -EINVAL (as above; also
+ * a method that is not a token or a target with spaces or controls). */
+ssize_t netsrv_http_write_request(netsrv_conn *c, const char *method, const char *target,
+                                  size_t target_len, const netsrv_http_header *h, size_t n);
+
+/* Writes one chunk of a chunked body (nothing when len is 0, since an
+ * empty chunk would end the body); returns len or a negative errno. */
+ssize_t netsrv_http_write_chunk(netsrv_conn *c, const void *data, size_t len);
+
+/* Ends a chunked body: the last chunk, the n trailers (may be 0) and the
+ * blank line.  Returns the bytes written or a negative errno (-EINVAL as
+ * for netsrv_http_write_head). */
+ssize_t netsrv_http_write_last_chunk(netsrv_conn *c, const netsrv_http_header *trailers, size_t n);
+
+/* Percent-decodes the path in[0..len) into out (cap bytes, NUL added; out
+ * may be in).  Returns the decoded length, -EINVAL for a bad escape, a NUL
+ * (%00 or raw) or %2F (a '/' inside a segment names no file and would give
+ * one file several spellings, as Apache's default refuses it), or
+ * -ENAMETOOLONG when out is too small. */
+ssize_t netsrv_http_decode_path(const char *in, size_t len, char *out, size_t cap);
+
+/* Normalises the decoded absolute path in[0..len) into out (cap bytes, NUL
+ * added; out may be in): "//" and "." segments go, ".." removes the one
+ * before, a trailing '/' (or "." or "..") stays.  Returns the length,
+ * -EACCES when ".." would climb above the root, -EINVAL when in does not
+ * start with '/' or holds a NUL, -ENAMETOOLONG when out is too small. */
+ssize_t netsrv_http_normalize_path(const char *in, size_t len, char *out, size_t cap);
+
+/* The file path a request target names: the path of an origin-form
+ * ("/a/b?q") or absolute-form ("http://h/a/b") target, decoded and
+ * normalised as above into out.  *query (may be NULL) points at the query
+ * in target without its '?' (NULL/0 when none).  Returns the length or a
+ * negative errno as above (-EINVAL also for "*" and unparsable targets). */
+ssize_t netsrv_http_target_path(const char *target, size_t len, char *out, size_t cap,
+                                const char **query, size_t *query_len);
+
+/* An absolute http or https URL split by http_parser_parse_url; pointers
+ * are into the URL. */
+typedef struct netsrv_http_url {
+    int https;                  /* 1 for https, 0 for http */
+    const char *host;           /* without an IPv6 literal's brackets */
+    size_t host_len;
+    int ipv6;                   /* host was a bracketed IPv6 literal */
+    int port;                   /* as given, else 80 or 443 */
+    const char *authority;      /* host[:port] as written: the Host header */
+    size_t authority_len;
+    const char *userinfo;       /* "user:password" before '@', or NULL */
+    size_t userinfo_len;
+    const char *target;         /* path and query for the request line, "/"
+                                   when the URL has neither (the fragment
+                                   is left out) */
+    size_t target_len;
+} netsrv_http_url;
+
+/* Splits url[0..len) into *u.  Returns 0, -EPROTONOSUPPORT for a scheme
+ * other than http/https, or -EINVAL (no scheme or host, a bad port or
+ * character). */
+int netsrv_http_parse_url(const char *url, size_t len, netsrv_http_url *u);
+
+/* Bytes an HTTP date needs with its NUL: "Sun, 06 Nov 1994 08:49:37 GMT". */
+#define NETSRV_HTTP_DATELEN 30
+
+/* Writes t as an IMF-fixdate into buf (len >= NETSRV_HTTP_DATELEN) with
+ * gmtime_r and no locale (so any thread may call it).  Returns 29, -ENOSPC
+ * or -EOVERFLOW (a year outside 0-9999). */
+int netsrv_http_date_format(time_t t, char *buf, size_t len);
+
+/* Parses an HTTP date in any of the three forms RFC 9110 makes recipients
+ * accept: IMF-fixdate, RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT"; a
+ * two-digit year more than 50 years ahead is taken as the past century's)
+ * and asctime ("Sun Nov  6 08:49:37 1994").  The day name must be one but
+ * is not checked against the date.  Returns 0 with *out, or -EINVAL. */
+int netsrv_http_date_parse(const char *s, size_t len, time_t *out);
+
+/* What netsrv_http_range found. */
+#define NETSRV_HTTP_RANGE_NONE 0          /* serve the whole file with 200 */
+#define NETSRV_HTTP_RANGE_PARTIAL 1       /* serve *first..*last with 206 */
+#define NETSRV_HTTP_RANGE_UNSATISFIABLE 2 /* answer 416 ("bytes *\/SIZE") */
+
+/* Reads a Range header value for a file of size bytes: "bytes=0-99",
+ * "bytes=100-" or "bytes=-500" give PARTIAL and the inclusive *first,
+ * *last (a last past the end, or a suffix longer than the file, is cut to
+ * the file); a first at or past the end, or "-0", gives UNSATISFIABLE.
+ * Anything else gives NONE, as many servers do: a malformed value
+ * ("bytes=5-3"), another unit, several ranges (no multipart/byteranges)
+ * and a suffix of an empty file, since no 206 can describe 0 bytes. */
+int netsrv_http_range(const char *value, size_t len, long long size, long long *first,
+                      long long *last);
+
 #ifdef __cplusplus
 }
 #endif

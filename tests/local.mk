@@ -23,7 +23,8 @@ C_TESTS = \
 	tests/sendfile.t \
 	tests/again.t \
 	tests/client.t \
-	tests/group.t
+	tests/group.t \
+	tests/http.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -47,6 +48,8 @@ tests_client_t_SOURCES = tests/client.c $(tests_common)
 tests_client_t_LDADD = libnetsrv/libnetsrv.la
 tests_group_t_SOURCES = tests/group.c $(tests_common)
 tests_group_t_LDADD = libnetsrv/libnetsrv.la
+tests_http_t_SOURCES = tests/http.c $(tests_common)
+tests_http_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
