@@ -179,11 +179,15 @@ char *netsrv_addr_format(const netsrv_addr *a, char *buf, size_t len)
     return buf;
 }
 
-static int connect_one(const netsrv_addr *a, int dgram, double timeout, char *err, size_t errlen)
+/* Connects a non-blocking socket to a, waiting as the calling task (a
+ * plain poll outside any, so a loop is never held up) until deadline.
+ * Returns the fd, still non-blocking, or a negative errno. */
+static int connect_one(const netsrv_addr *a, int dgram, double deadline, char *err, size_t errlen)
 {
     char shown[NETSRV_ADDRSTRLEN];
     int rc;
-    int fd = socket(a->ss.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int fd = socket(a->ss.ss_family,
+                    (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return netsrv__seterr(err, errlen, -errno, "socket: %s", strerror(errno));
     if (dgram && a->ss.ss_family == AF_UNIX) {
@@ -196,72 +200,80 @@ static int connect_one(const netsrv_addr *a, int dgram, double timeout, char *er
             return netsrv__seterr(err, errlen, rc, "bind: %s", netsrv_strerror(rc));
         }
     }
-    netsrv__set_nonblock(fd, 1);
-    rc = connect(fd, (const struct sockaddr *)&a->ss, a->len);
-    if (rc < 0 && errno == EINPROGRESS) {
-        double deadline = timeout > 0 ? netsrv__now() + timeout : NETSRV__INF;
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        for (;;) {
-            int n = poll(&p, 1, netsrv__ms_until(deadline));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n == 0) {
-                errno = ETIMEDOUT;
-                rc = -1;
-                break;
-            }
+    rc = connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ? -errno : 0;
+    if (rc == -EINPROGRESS || rc == -EAGAIN) {
+        int why = netsrv__task_wait(netsrv__task_current(), fd, POLLOUT, deadline, NETSRV__NOWAKE);
+        if (why == NETSRV_WAIT_READY) {
             int soerr = 0;
             socklen_t sl = sizeof soerr;
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-            errno = soerr;
-            rc = soerr ? -1 : 0;
-            break;
+            rc = -soerr;
+        } else {
+            rc = why == NETSRV_WAIT_TIMEOUT ? -ETIMEDOUT : why < 0 ? why : -ECANCELED;
         }
     }
     if (rc < 0) {
-        rc = -errno;
         close(fd);
         netsrv_addr_format(a, shown, sizeof shown);
         return netsrv__seterr(err, errlen, rc, "%s: %s", shown, netsrv_strerror(rc));
     }
-    netsrv__set_nonblock(fd, 0);
     return fd;
 }
 
-int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen)
+int netsrv__dial(const char *text, int dgram, double timeout, char *err, size_t errlen)
 {
+    double deadline = timeout > 0 ? netsrv__now() + timeout : NETSRV__INF;
     netsrv_addr a;
-    int rc = netsrv_addr_parse(text, &a, err, errlen);
+    /* A name is looked up without blocking a loop (resolve.c), and may
+     * stand for several addresses (localhost: ::1 and 127.0.0.1): each is
+     * tried in turn, as curl and nc do.  Anything else parses at once. */
+    const char *colon = text ? strrchr(text, ':') : NULL;
+    char host[256];
+    size_t hl = colon ? (size_t)(colon - text) : 0;
+    struct in_addr probe;
+    int by_name = colon && text[0] != '[' && strncmp(text, "unix:", 5) != 0 &&
+                  strncmp(text, "fd:", 3) != 0 && hl > 0 && hl < sizeof host && colon[1];
+    if (by_name) {
+        memcpy(host, text, hl);
+        host[hl] = '\0';
+        by_name = inet_pton(AF_INET, host, &probe) != 1 && strcmp(host, "*") != 0;
+    }
+    if (!by_name) {
+        int rc = netsrv_addr_parse(text, &a, err, errlen);
+        return rc < 0 ? rc : connect_one(&a, dgram, deadline, err, errlen);
+    }
+    struct addrinfo *res = NULL;
+    netsrv_task *t = netsrv__task_current();
+    int rc;
+    if (t && t->loop) {
+        rc = netsrv__resolve(t, host, colon + 1, dgram, deadline, &res, err, errlen);
+    } else {
+        struct addrinfo hints;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+        int g = getaddrinfo(host, colon + 1, &hints, &res);
+        rc = g == 0 ? 0 : netsrv__seterr(err, errlen, g == EAI_NONAME ? -ENOENT : -EINVAL,
+                                         "%s: %s", host, gai_strerror(g));
+    }
     if (rc < 0)
         return rc;
-    /* A host name may stand for several addresses (localhost: ::1 and
-     * 127.0.0.1): try each in turn, as curl and nc do. */
-    const char *colon = strrchr(text, ':');
-    if (a.ss.ss_family == AF_UNIX || text[0] == '[' || !colon)
-        return connect_one(&a, dgram, timeout, err, errlen);
-    char host[256];
-    size_t hl = (size_t)(colon - text);
-    struct in_addr probe;
-    if (hl >= sizeof host)
-        return connect_one(&a, dgram, timeout, err, errlen);
-    memcpy(host, text, hl);
-    host[hl] = '\0';
-    if (inet_pton(AF_INET, host, &probe) == 1 || strcmp(host, "*") == 0)
-        return connect_one(&a, dgram, timeout, err, errlen);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
-    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
-        return connect_one(&a, dgram, timeout, err, errlen);
-    rc = -ENOENT;
+    rc = netsrv__seterr(err, errlen, -ENOENT, "%s: no address", host);
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         netsrv_addr each;
         memcpy(&each.ss, ai->ai_addr, ai->ai_addrlen);
         each.len = ai->ai_addrlen;
-        rc = connect_one(&each, dgram, timeout, err, errlen);
-        if (rc >= 0)
+        rc = connect_one(&each, dgram, deadline, err, errlen);
+        if (rc >= 0 || rc == -ETIMEDOUT || rc == -ECANCELED)
             break;
     }
     freeaddrinfo(res);
     return rc;
+}
+
+int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_t errlen)
+{
+    int fd = netsrv__dial(text, dgram, timeout, err, errlen);
+    if (fd >= 0)
+        netsrv__set_nonblock(fd, 0); /* the caller's: an ordinary blocking socket */
+    return fd;
 }

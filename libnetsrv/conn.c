@@ -186,7 +186,7 @@ int netsrv_conn_dial(netsrv_conn **out, const char *addr, double timeout, char *
                      size_t errlen)
 {
     *out = NULL;
-    int fd = netsrv_connect(addr, 0, timeout, err, errlen);
+    int fd = netsrv__dial(addr, 0, timeout, err, errlen);
     if (fd < 0)
         return fd;
     netsrv_conn *c = calloc(1, sizeof *c);
@@ -196,7 +196,6 @@ int netsrv_conn_dial(netsrv_conn **out, const char *addr, double timeout, char *
     }
     /* Non-blocking, waiting as the task that dialed (a plain poll outside
      * any): the same stream code serves a thread and a loop. */
-    netsrv__set_nonblock(fd, 1);
     netsrv__conn_init(c, fd, 0, netsrv__task_current());
     c->peer.len = sizeof c->peer.ss;
     if (getpeername(fd, (struct sockaddr *)&c->peer.ss, &c->peer.len) < 0)

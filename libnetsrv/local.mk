@@ -19,6 +19,8 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/request.c \
 	libnetsrv/dgram.c \
 	libnetsrv/group.c \
+	libnetsrv/resolve.c \
+	libnetsrv/client.c \
 	libnetsrv/sigpipe.c \
 	libnetsrv/spawn.c \
 	libnetsrv/mode_sync.c \

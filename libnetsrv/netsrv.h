@@ -42,6 +42,7 @@ typedef struct netsrv_conn netsrv_request;
  * one; in async mode it is a coroutine on an event loop, elsewhere the
  * thread (or process) that runs the request. */
 typedef struct netsrv_task netsrv_task;
+#include <stddef.h>
 
 /* ---------------------------------------------------------------- errors */
 
@@ -110,6 +111,25 @@ double netsrv_now(void);
  * wait returns NETSRV_WAIT_WOKEN at once (several collapse into one).
  * Outside any task it is a plain poll (ready or timed out). */
 int netsrv_wait(int fd, short events, double deadline);
+
+/* A loop for client tasks: code in blocking style (dial with
+ * netsrv_conn_dial, then the stream calls) runs as one of thousands of
+ * coroutines on one libev loop; a call that would block yields to the
+ * others, and a name lookup runs on resolver threads.  A loop belongs to
+ * the thread that runs it. */
+typedef struct netsrv_loop netsrv_loop;
+/* A new loop whose tasks get stack_size bytes of stack each (0: 64 KiB;
+ * at least NETSRV_STACK_MIN).  Returns 0, -EINVAL or -ENOMEM. */
+int netsrv_loop_new(netsrv_loop **out, size_t stack_size);
+/* Frees a loop that is not running (its tasks have ended). */
+void netsrv_loop_free(netsrv_loop *l);
+/* Adds the task fn(arg) to l; it starts on the loop's next turn (or when
+ * netsrv_loop_run begins).  From l's own tasks or before the run, not from
+ * other threads.  Returns 0 or -ENOMEM. */
+int netsrv_loop_spawn(netsrv_loop *l, void (*fn)(void *arg), void *arg);
+/* Runs l in the calling thread until all its tasks have ended; 0, or
+ * -EBUSY when it runs already. */
+int netsrv_loop_run(netsrv_loop *l);
 
 /* The calling task, or NULL outside any. */
 netsrv_task *netsrv_task_self(void);

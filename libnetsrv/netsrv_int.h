@@ -225,6 +225,14 @@ struct netsrv_server {
 int netsrv__seterr(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* addr.c: dials text, waiting as the calling task; the fd stays
+ * non-blocking.  resolve.c: looks a name up on the resolver threads while
+ * the task t waits; *out is the caller's (freeaddrinfo). */
+int netsrv__dial(const char *text, int dgram, double timeout, char *err, size_t errlen);
+struct addrinfo;
+int netsrv__resolve(netsrv_task *t, const char *host, const char *port, int dgram,
+                    double deadline, struct addrinfo **out, char *err, size_t errlen);
+
 /* listen.c */
 int netsrv__listen_open(netsrv_server *srv, char *err, size_t errlen);
 int netsrv__listen_activate(netsrv_server *srv, char *err, size_t errlen);
