@@ -22,7 +22,8 @@ C_TESTS = \
 	tests/task.t \
 	tests/sendfile.t \
 	tests/again.t \
-	tests/client.t
+	tests/client.t \
+	tests/files.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -44,6 +45,8 @@ tests_again_t_SOURCES = tests/again.c $(tests_common)
 tests_again_t_LDADD = libnetsrv/libnetsrv.la
 tests_client_t_SOURCES = tests/client.c $(tests_common)
 tests_client_t_LDADD = libnetsrv/libnetsrv.la
+tests_files_t_SOURCES = tests/files.c $(tests_common)
+tests_files_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
