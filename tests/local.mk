@@ -96,3 +96,9 @@ tests_core_bugs_t_LDADD = libnetsrv/libnetsrv.la -ldl
 tests_core_bugs_t_LDFLAGS = -export-dynamic $(AM_LDFLAGS)
 TESTS += tests/serve_core_bugs.sh
 EXTRA_DIST += tests/serve_core_bugs.sh
+
+# The files protocol: tests/files.c is the library and the handler in
+# process, tests/serve_files.sh is "serve files" and "download" end to end
+# (not tests/files.sh: its log would be tests/files.log, files.t's).
+TESTS += tests/serve_files.sh
+EXTRA_DIST += tests/serve_files.sh
