@@ -6,7 +6,9 @@
  * connection with netsrv_files_get / netsrv_files_recv, pipelined
  * requests, ERR replies that keep the connection, offsets counted on the
  * server's side, and the hash cache: an unchanged file is not read again
- * (also by another fork child), a changed one is.
+ * (also by another fork child), a changed one is; and in async mode a
+ * connection kept between requests holds no stack and no buffers (memory
+ * measured over 1,000 of them).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -622,6 +625,79 @@ static void test_vanish(void)
        "dir_open of a file: -ENOTDIR (%s)", err);
 }
 
+static long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
+#define IDLE 1000
+
+/* After one GET each, 1,000 kept connections of an async server: the
+ * handler's line and name buffers are freed between requests and the
+ * coroutine stack goes back (NETSRV_AGAIN), so each costs what an idle
+ * request does, not a stack and 12 KiB of buffers. */
+static void test_idle(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * IDLE + 100 && rl.rlim_max >= 2 * IDLE + 100) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 2 * IDLE + 100) {
+        skip(2, "too few descriptors for 1,000 connections");
+        return;
+    }
+    char addr[NETSRV_ADDRSTRLEN], err[NETSRV_ERRLEN], buf[256];
+    netsrv_files_dir *dir;
+    netsrv_handler h = *netsrv_handler_find("files");
+    netsrv_config cfg;
+    tu_srv ts;
+    static int fds[IDLE];
+
+    snprintf(sdir, sizeof sdir, "%s/srv-idle", tu_tmpdir());
+    mkdir(sdir, 0755);
+    write_file("b", "small\n", 6);
+    netsrv_files_dir_open(&dir, sdir, 0, err, sizeof err);
+    h.ctx = dir;
+    tu_config(&cfg, NETSRV_ASYNC);
+    netsrv_server *srv = tu_create(&cfg, &h, addr);
+    if (!srv || tu_start(&ts, srv, 0.05) < 0)
+        bail_out("idle: files server");
+    int served = 0;
+    long before = 0;
+    for (int i = 0; i < IDLE; i++) {
+        if (i == 50)
+            before = rss_bytes(); /* the loop's pools and caches exist by now */
+        fds[i] = tu_connect(addr, 0);
+        if (fds[i] < 0)
+            break;
+        tu_send_all(fds[i], "GET b\n", 6);
+        ssize_t n = tu_read_line(fds[i], buf, sizeof buf, 5000);
+        char body[6];
+        if (n > 3 && strncmp(buf, "OK 6 ", 5) == 0 && tu_read_all(fds[i], body, 6, 5000) == 6)
+            served++;
+    }
+    long per = (rss_bytes() - before) / (IDLE - 50);
+    ok(served == IDLE && netsrv_server_active(srv) == IDLE,
+       "idle: %d connections each served a file and are kept open", served);
+    ok(per < 1536, "idle: a kept connection costs %ld bytes of the process (< 1.5 KiB)", per);
+    diag("idle: %ld bytes per kept connection after a GET", per);
+    for (int i = 0; i < IDLE; i++)
+        tu_close(fds[i]);
+    tu_stop(&ts);
+    netsrv_server_free(srv);
+    netsrv_files_dir_close(dir);
+}
+
 int main(void)
 {
     tu_init(120);
@@ -634,5 +710,6 @@ int main(void)
     for (int i = 0; i < TU_NMODES; i++)
         test_server(tu_modes[i]);
     test_vanish();
+    test_idle();
     return done_testing();
 }
