@@ -27,6 +27,17 @@
 #include "testutil.h"
 #include "beneath.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* ------------------------------------------------------------ parsers */
 
 #define GUARD_SPAN (4 * 4096)
@@ -689,7 +700,12 @@ static void test_idle(void)
     long per = (rss_bytes() - before) / (IDLE - 50);
     ok(served == IDLE && netsrv_server_active(srv) == IDLE,
        "idle: %d connections each served a file and are kept open", served);
-    ok(per < 1536, "idle: a kept connection costs %ld bytes of the process (< 1.5 KiB)", per);
+    /* ASan keeps the freed request buffers in quarantine: RSS there
+     * counts them, so only a plain build measures. */
+    if (UNDER_ASAN)
+        skip(1, "AddressSanitizer's quarantine keeps freed memory: RSS says nothing here");
+    else
+        ok(per < 1536, "idle: a kept connection costs %ld bytes of the process (< 1.5 KiB)", per);
     diag("idle: %ld bytes per kept connection after a GET", per);
     for (int i = 0; i < IDLE; i++)
         tu_close(fds[i]);
