@@ -7,11 +7,13 @@
 extern const netsrv_handler netsrv__handler_echo;
 extern const netsrv_handler netsrv__handler_discard;
 extern const netsrv_handler netsrv__handler_exec;
+extern const netsrv_handler netsrv__handler_files;
 
 static const netsrv_handler *const all[] = {
     &netsrv__handler_echo,
     &netsrv__handler_discard,
     &netsrv__handler_exec,
+    &netsrv__handler_files,
     NULL,
 };
 

@@ -2,7 +2,8 @@
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
 noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h \
-	libnetsrv/http_int.h
+	libnetsrv/http_int.h \
+	libnetsrv/beneath.h
 libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/error.c \
 	libnetsrv/addr.c \
@@ -33,7 +34,11 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/http_write.c \
 	libnetsrv/http_path.c \
 	libnetsrv/http_date.c \
-	libnetsrv/http_range.c
+	libnetsrv/http_range.c \
+	libnetsrv/sha256.c \
+	libnetsrv/beneath.c \
+	libnetsrv/files_proto.c \
+	libnetsrv/files_client.c
 # Only the host's context switch is assembled (coro.h picks ucontext on
 # other machines): an empty object would strip the library's
 # branch-protection marking where a distribution builds with it.
@@ -44,6 +49,6 @@ if CORO_AARCH64
 libnetsrv_libnetsrv_la_SOURCES += libnetsrv/coro_switch_aarch64.S
 endif
 libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
-libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS)
+libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS) $(CRYPTO_LIBS)
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA += libnetsrv/libnetsrv.pc

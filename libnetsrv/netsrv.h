@@ -213,7 +213,8 @@ typedef struct netsrv_handler {
 #define NETSRV_AGAIN 1
 
 /* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
- * of the program to run per connection).  Returns NULL for unknown names. */
+ * of the program to run per connection), "files" (ctx = a netsrv_files_dir,
+ * below).  Returns NULL for unknown names. */
 const netsrv_handler *netsrv_handler_find(const char *name);
 /* NULL-terminated list of the ready handlers, for usage texts. */
 const netsrv_handler *const *netsrv_handler_list(void);
@@ -744,6 +745,153 @@ int netsrv_http_date_parse(const char *s, size_t len, time_t *out);
  * and a suffix of an empty file, since no 206 can describe 0 bytes. */
 int netsrv_http_range(const char *value, size_t len, long long size, long long *first,
                       long long *last);
+/* ---------------------------------------------------------------- SHA-256 */
+
+#define NETSRV_SHA256_LEN 32    /* bytes of a digest */
+#define NETSRV_SHA256_HEXLEN 64 /* hex digits of one, without the NUL */
+
+/* A running SHA-256, computed by OpenSSL's libcrypto (this header needs
+ * none of OpenSSL's). */
+typedef struct netsrv_sha256 netsrv_sha256;
+
+/* A new, empty hash in *out.  Returns 0, -ENOMEM, or -EIO when libcrypto
+ * refused. */
+int netsrv_sha256_new(netsrv_sha256 **out);
+/* Feeds len bytes of data.  Returns 0 or -EIO. */
+int netsrv_sha256_update(netsrv_sha256 *h, const void *data, size_t len);
+/* Feeds count bytes of the file fd from offset, read with pread (fd's own
+ * offset is left alone).  Returns 0, -ENODATA when the file ends first, or
+ * the read's negative errno.  It blocks the calling thread while it reads. */
+int netsrv_sha256_update_fd(netsrv_sha256 *h, int fd, off_t offset, off_t count);
+/* Writes the digest of all that was fed into sum and empties h, ready for
+ * the next.  Returns 0 or -EIO. */
+int netsrv_sha256_final(netsrv_sha256 *h, unsigned char sum[NETSRV_SHA256_LEN]);
+/* Frees h.  NULL is fine. */
+void netsrv_sha256_free(netsrv_sha256 *h);
+/* Writes sum as 64 lowercase hex digits and a NUL into hex; returns hex. */
+char *netsrv_sha256_hex(const unsigned char sum[NETSRV_SHA256_LEN],
+                        char hex[NETSRV_SHA256_HEXLEN + 1]);
+/* Parses exactly 64 hex digits (either case) of text[0..len) into sum.
+ * Returns 0 or -EINVAL. */
+int netsrv_sha256_parse(const char *text, size_t len, unsigned char sum[NETSRV_SHA256_LEN]);
+
+/* ------------------------------------------------------------------ paths */
+
+/* Opens the relative path below the directory dirfd and never outside it,
+ * as openat2's RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS do: an absolute
+ * path, a ".." above dirfd, or a symbolic link whose target is absolute or
+ * climbs out of dirfd fails with -EXDEV; links that stay below are
+ * followed (40 at most, then -ELOOP).  flags are open(2)'s (O_CLOEXEC is
+ * added; no O_CREAT).  Uses openat2(2) where the kernel has it, otherwise
+ * walks the path one component at a time with O_NOFOLLOW from descriptors
+ * it holds, so a rename or a link swapped in meanwhile cannot lead it out
+ * either.  Returns the new fd or a negative errno. */
+int netsrv_open_beneath(int dirfd, const char *path, int flags);
+
+/* ------------------------------------------------------ the files protocol */
+
+/* The files handler's line protocol (nettool(1), "PROTOCOL"): the client
+ * sends "GET NAME [OFFSET]\n"; the server answers "OK SIZE SHA256\n" and
+ * then bytes OFFSET..SIZE of the file, or "ERR CODE TEXT\n".  Any number of
+ * requests follow each other on one connection.  NAME is percent-encoded
+ * UTF-8, relative to the served directory. */
+#define NETSRV_FILES_LINE_MAX 8192 /* a request line, its '\n' included */
+#define NETSRV_FILES_NAME_MAX 4095 /* a name once decoded, in bytes */
+
+/* The codes of ERR replies. */
+#define NETSRV_FILES_BAD_REQUEST 400 /* not a request of the protocol */
+#define NETSRV_FILES_REFUSED 403     /* leads outside the directory, or not
+                                        readable by the server */
+#define NETSRV_FILES_NOT_FOUND 404   /* no such file */
+#define NETSRV_FILES_NOT_FILE 409    /* there, but not a regular file */
+#define NETSRV_FILES_TOO_LONG 414    /* the line, the name or a part of it */
+#define NETSRV_FILES_BAD_OFFSET 416  /* OFFSET beyond the file's size */
+#define NETSRV_FILES_SERVER_ERROR 500
+#define NETSRV_FILES_BUSY 503        /* try again later: the file kept
+                                        changing while it was hashed, or the
+                                        server ran out of descriptors */
+
+/* Parses the request line line[0..len) (with or without its "\n" or
+ * "\r\n"; it may hold any byte) into name, decoded and NUL-terminated
+ * (namecap bytes, at least NETSRV_FILES_NAME_MAX + 1), and *offset (0 when
+ * absent).  Allocates nothing and reads nothing past len.  Returns 0, or
+ * the ERR code to answer with and in *why a short reason (static text). */
+int netsrv_files_parse_request(const char *line, size_t len, char *name, size_t namecap,
+                               off_t *offset, const char **why);
+/* Writes the request line for name and offset, percent-encoded as the
+ * protocol wants, into buf (cap bytes, NUL added).  Returns its length,
+ * -ENAMETOOLONG when it would not fit in cap or in NETSRV_FILES_LINE_MAX,
+ * -EINVAL for an empty name or a negative offset. */
+ssize_t netsrv_files_format_request(char *buf, size_t cap, const char *name, off_t offset);
+
+/* A server's answer to one request. */
+typedef struct netsrv_files_reply {
+    int code;      /* 0 for OK, else the ERR code */
+    off_t size;    /* OK: the size of the whole file */
+    unsigned char sha256[NETSRV_SHA256_LEN]; /* OK: the whole file's SHA-256 */
+    char text[128];/* ERR: the server's text, control bytes shown as '?' */
+} netsrv_files_reply;
+
+/* Parses a reply line line[0..len) into *out.  Returns 0, or -EPROTO when
+ * it is not one. */
+int netsrv_files_parse_reply(const char *line, size_t len, netsrv_files_reply *out);
+
+/* Client: sends the request for name from offset on c and reads the reply
+ * into *reply.  Returns 0 for OK: exactly size - offset body bytes follow,
+ * to be taken with netsrv_files_recv before the next request.  Returns
+ * -EREMOTEIO for an ERR reply (reply->code and text say which), after
+ * which c can carry the next request.  Any other negative errno means c
+ * failed, or -EPROTO that the peer does not speak the protocol: c is of no
+ * more use.  err (may be NULL) gets a line saying what happened. */
+int netsrv_files_get(netsrv_conn *c, const char *name, off_t offset,
+                     netsrv_files_reply *reply, char *err, size_t errlen);
+
+/* Where netsrv_files_recv puts a body, and what became of it. */
+typedef struct netsrv_files_body {
+    int fd;                /* every byte is written to it, at its offset */
+    netsrv_sha256 *hash;   /* and fed to this hash (NULL: none) */
+    void (*progress)(void *arg, off_t done); /* after each piece written, with
+                              the bytes so far (NULL: none) */
+    void *arg;
+    off_t done;            /* out: the bytes written to fd */
+    int write_failed;      /* out, on failure: 1 when writing fd failed, 0
+                              when the connection did */
+} netsrv_files_body;
+
+/* Receives count body bytes from c into b (zero-copy from the stream's
+ * buffer to write(2)).  Returns 0 once all are written, or a negative
+ * errno (-EPIPE: c ended first) with b->done, b->write_failed and err (may
+ * be NULL) saying how far it got and what failed.  After a failure c is of
+ * no more use. */
+int netsrv_files_recv(netsrv_conn *c, netsrv_files_body *b, off_t count, char *err,
+                      size_t errlen);
+
+/* Server: the directory the "files" handler serves (its ctx), with the
+ * cache of its files' SHA-256 sums. */
+typedef struct netsrv_files_dir netsrv_files_dir;
+
+/* Opens the directory path for serving into *out: it is held open, so a
+ * later rename of it changes nothing.  The cache keeps the sums of up to
+ * cache_entries files (0: 1024), keyed by device, inode, size, mtime and
+ * ctime (with nanoseconds), so an unchanged file is hashed once; it is
+ * shared by the threads, loops and fork children of the server.  Returns 0
+ * or a negative errno with a reason in err. */
+int netsrv_files_dir_open(netsrv_files_dir **out, const char *path, unsigned cache_entries,
+                          char *err, size_t errlen);
+/* Closes d, once no server uses it any more.  NULL is fine. */
+void netsrv_files_dir_close(netsrv_files_dir *d);
+
+/* What a files directory has done since it was opened, summed over the
+ * threads and fork children of its server. */
+typedef struct netsrv_files_stats {
+    unsigned long long requests;     /* request lines answered */
+    unsigned long long ok;           /* of which with OK */
+    unsigned long long hashed;       /* files read to hash them */
+    unsigned long long cache_hits;   /* sums taken from the cache */
+    unsigned long long bytes_hashed; /* bytes read to hash them */
+    unsigned long long bytes_sent;   /* body bytes sent */
+} netsrv_files_stats;
+void netsrv_files_dir_stats(const netsrv_files_dir *d, netsrv_files_stats *out);
 
 #ifdef __cplusplus
 }

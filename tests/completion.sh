@@ -1,7 +1,8 @@
 #!/bin/sh
 # completion.sh - contrib/completion/nettool.bash: the applets of
 # "nettool --list", serve's handlers and modes, and every option each
-# applet's usage text lists; links (nettool-serve) and "serve exec --".
+# applet's usage text lists; links (nettool-serve) and "serve exec --";
+# "serve files DIR" (directories) and "download -o FILE" (files).
 # The completion function runs in "bash --norc" with COMP_WORDS set by hand.
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -59,13 +60,13 @@ comp "$NETTOOL" serve "" >"$T/h1"
 "$NETTOOL" serve --help | sed -n 's/^Handlers: *//p' | tr ' ' '\n' | grep . | sort >"$T/h0"
 [ -s "$T/h0" ] && cmp -s "$T/h0" "$T/h1"
 t_ok $? "'nettool serve <TAB>' offers the handlers of serve --help: $(words "$T/h1")"
-t_is "$(comp nettool serve "" | tr '\n' ' ')" "discard echo exec " \
-    "'nettool serve <TAB>' with no nettool to ask: echo discard exec"
+t_is "$(comp nettool serve "" | tr '\n' ' ')" "discard echo exec files " \
+    "'nettool serve <TAB>' with no nettool to ask: echo discard exec files"
 t_is "$(comp nettool serve -m "" | tr '\n' ' ')" "async fork sync thread " \
     "'nettool serve -m <TAB>' offers the modes"
 t_is "$(comp nettool serve echo --mode a | tr '\n' ' ')" "async " \
     "'nettool serve echo --mode a<TAB>' gives async"
-t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "discard echo exec " \
+t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "discard echo exec files " \
     "'nettool serve -m async -w 2 <TAB>' (options first) still offers the handlers"
 t_is "$(comp nettool serve echo --max-conns "" | tr '\n' ' ')" "" \
     "'nettool serve echo --max-conns <TAB>' offers nothing (a number)"
@@ -89,13 +90,25 @@ t_is "$(words "$T/bw")" "--warmup --workers" "'nettool bench ADDR --w<TAB>' give
 t_is "$(comp nettool echo --t | tr '\n' ' ')" "--timeout " "'nettool echo --t<TAB>' gives --timeout"
 
 # ---- links and serve exec's program
-t_is "$(comp nettool-serve "" | tr '\n' ' ')" "discard echo exec " \
+t_is "$(comp nettool-serve "" | tr '\n' ' ')" "discard echo exec files " \
     "'nettool-serve <TAB>' offers the handlers"
 t_is "$(comp nettool-bench --j | tr '\n' ' ')" "--json " "'nettool-bench --j<TAB>' gives --json"
 comp nettool serve exec -m fork -- ca >"$T/prog"
 grep -qx cat "$T/prog"
 t_ok $? "'nettool serve exec -m fork -- ca<TAB>' offers commands (cat)"
 t_is "$(comp nettool bench -- "" | tr '\n' ' ')" "" "'nettool bench -- <TAB>' offers nothing"
+# ---- serve files DIR, download -o FILE
+mkdir -p "$T/cdir/dsub" && : >"$T/cdir/afile"
+comp nettool serve files -m async "$T/cdir/" >"$T/dirs"
+t_is "$(words "$T/dirs")" "$T/cdir/dsub" "'nettool serve files -m async DIR<TAB>' offers directories only"
+t_is "$(comp nettool serve files "$T/cdir" -m "" | tr '\n' ' ')" "async fork sync thread " \
+    "'nettool serve files DIR -m <TAB>' still offers the modes"
+comp nettool download 127.0.0.1:7000 big -o "$T/cdir/a" >"$T/ofile"
+t_is "$(words "$T/ofile")" "$T/cdir/afile" "'nettool download ADDR NAME -o F<TAB>' offers files"
+t_is "$(comp nettool download 127.0.0.1:7000 big --c | tr '\n' ' ')" "--continue " \
+    "'nettool download ADDR NAME --c<TAB>' gives --continue"
+t_is "$(comp nettool-download --sha | tr '\n' ' ')" "--sha256 " "'nettool-download --sha<TAB>' gives --sha256"
+
 test ! -s "$T/comp.err"
 t_ok $? "no error from the completion function: $(head -n 1 "$T/comp.err")"
 

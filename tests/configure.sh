@@ -1,6 +1,6 @@
 #!/bin/sh
 # configure.sh - configure stops with one line naming the Debian package to
-# install when libev, http-parser or PCRE2 is missing.  Each library is
+# install when libev, http-parser, PCRE2 or OpenSSL's libcrypto is missing.  Each library is
 # made to look missing (a cache variable saying its header is absent, or
 # pkg-config finding no .pc file), in a copy of just what configure needs,
 # since a configured source tree cannot be configured again elsewhere.
@@ -40,5 +40,9 @@ missing() {
 missing libev libev-dev ac_cv_header_ev_h=no
 missing http-parser libhttp-parser-dev ac_cv_header_http_parser_h=no
 missing PCRE2 libpcre2-dev PKG_CONFIG_LIBDIR="$T/no-pc" PKG_CONFIG_PATH=
+# libcrypto: pkg-config sees PCRE2's .pc file and no other.
+mkdir -p "$T/pcre2-only"
+cp "$(pkg-config --variable=pcfiledir libpcre2-8)/libpcre2-8.pc" "$T/pcre2-only/"
+missing libcrypto libssl-dev PKG_CONFIG_LIBDIR="$T/pcre2-only" PKG_CONFIG_PATH=
 
 t_done

@@ -24,7 +24,8 @@ C_TESTS = \
 	tests/again.t \
 	tests/client.t \
 	tests/group.t \
-	tests/http.t
+	tests/http.t \
+	tests/files.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -50,6 +51,8 @@ tests_group_t_SOURCES = tests/group.c $(tests_common)
 tests_group_t_LDADD = libnetsrv/libnetsrv.la
 tests_http_t_SOURCES = tests/http.c $(tests_common)
 tests_http_t_LDADD = libnetsrv/libnetsrv.la
+tests_files_t_SOURCES = tests/files.c $(tests_common)
+tests_files_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
@@ -99,3 +102,9 @@ tests_core_bugs_t_LDADD = libnetsrv/libnetsrv.la -ldl
 tests_core_bugs_t_LDFLAGS = -export-dynamic $(AM_LDFLAGS)
 TESTS += tests/serve_core_bugs.sh
 EXTRA_DIST += tests/serve_core_bugs.sh
+
+# The files protocol: tests/files.c is the library and the handler in
+# process, tests/serve_files.sh is "serve files" and "download" end to end
+# (not tests/files.sh: its log would be tests/files.log, files.t's).
+TESTS += tests/serve_files.sh
+EXTRA_DIST += tests/serve_files.sh

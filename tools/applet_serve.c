@@ -22,9 +22,12 @@ _Static_assert(NETSRV_STACK_MIN == 16 * 1024,
 
 const char nt_serve_usage[] =
     "Usage: nettool serve HANDLER [OPTIONS] [-- PROG ARGS...]\n"
+    "   or: nettool serve files DIR [OPTIONS]\n"
     "Serve HANDLER on an address until SIGINT or SIGTERM.  The exec handler\n"
     "runs PROG ARGS for each connection, with the connection as its stdin\n"
-    "and stdout.  Prints 'nettool serve: HANDLER (MODE) listening on ADDR'\n"
+    "and stdout.  The files handler serves the regular files below DIR, with\n"
+    "their SHA-256, to 'nettool download' (the protocol is in nettool(1)).\n"
+    "Prints 'nettool serve: HANDLER (MODE) listening on ADDR'\n"
     "with the address actually bound (0.0.0.0:7000 for -l 7000, the real\n"
     "port for port 0).\n"
     "\n"
@@ -55,7 +58,8 @@ const char nt_serve_usage[] =
     "                       (TCP only; default on)\n"
     "      --reuse-port     SO_REUSEPORT on the listener (IP only, and not\n"
     "                       with fd:N or systemd)\n"
-    "  -v, --verbose        log every failed request\n"
+    "  -v, --verbose        log every failed request (files: and what was\n"
+    "                       served, at exit)\n"
     "  -q, --quiet          do not print the listening line\n"
     "  -h, --help           show this help\n"
     "\nAn option that does not apply to the mode or the socket is a usage\n"
@@ -181,7 +185,7 @@ struct nt_serve_given {
     const char *nodelay;    /* --nodelay or --no-nodelay, the last one */
     const char *reuse_port;
     int udp;                /* -u */
-    int exec;               /* the exec handler */
+    const char *stream_only;/* a handler that needs a stream (exec, files) */
 };
 
 /* The socket the server will have, as far as it is known: before an
@@ -221,9 +225,9 @@ static int nt_serve_misfit(const struct nt_serve_given *g, netsrv_mode mode,
     else if (g->udp && !sk->dgram)
         /* Only an adopted socket can differ from -u: its type is what counts. */
         snprintf(msg, len, "-u was given, but %s is a stream socket", sk->address);
-    else if (g->exec && sk->dgram)
+    else if (g->stream_only && sk->dgram)
         /* The library would only fail each datagram with ENOTSOCK. */
-        snprintf(msg, len, "the exec handler needs a stream socket (%s)",
+        snprintf(msg, len, "the %s handler needs a stream socket (%s)", g->stream_only,
                  g->udp ? "drop -u" : "the inherited one takes datagrams");
     else if (g->per_ip && sk->dgram)
         snprintf(msg, len, "%s counts connections: there are none with datagrams (%s)",
@@ -268,8 +272,9 @@ int nt_serve_main(int argc, char **argv)
     netsrv_config cfg;
     netsrv_handler handler;
     const netsrv_handler *found;
-    const char *hname = NULL;
+    const char *hname = NULL, *dir = NULL;
     char **prog = NULL;
+    netsrv_files_dir *files = NULL;
     netsrv_server *srv = NULL;
     char err[NETSRV_ERRLEN] = "";
     char where[NETSRV_ADDRSTRLEN];
@@ -302,6 +307,11 @@ int nt_serve_main(int argc, char **argv)
                 break;
             if (!hname && !dashdash) {
                 hname = argv[optind++];
+                continue;
+            }
+            /* files DIR: the directory, and options may follow it. */
+            if (!dir && !dashdash && strcmp(hname, "files") == 0) {
+                dir = argv[optind++];
                 continue;
             }
             /* The rest (after "--", or the first operand after HANDLER)
@@ -398,9 +408,14 @@ int nt_serve_main(int argc, char **argv)
         if (!prog || !prog[0])
             nt_usage_error("the exec handler needs a program: -- PROG ARGS...");
         handler.ctx = prog;
-        given.exec = 1;
+        given.stream_only = "exec";
     } else if (prog && prog[0]) {
         nt_usage_error("unexpected argument '%s' (only exec takes a program)", prog[0]);
+    }
+    if (strcmp(hname, "files") == 0) {
+        if (!dir)
+            nt_usage_error("the files handler needs a directory: nettool serve files DIR");
+        given.stream_only = "files";
     }
 
     if (!cfg.address)
@@ -418,11 +433,20 @@ int nt_serve_main(int argc, char **argv)
     if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why))
         nt_usage_error("%s", why);
 
+    if (dir) {
+        if ((rc = netsrv_files_dir_open(&files, dir, 0, err, sizeof err)) < 0) {
+            nt_error("cannot serve %s: %s", dir, nt_reason(err, rc, dir));
+            return NT_EXIT_FAILURE;
+        }
+        handler.ctx = files;
+    }
+
     nt_serve_signals();
     nt_raise_nofile();
     rc = netsrv_server_create(&srv, &cfg, &handler, err, sizeof err);
     if (rc < 0) {
         nt_error("cannot listen on %s: %s", cfg.address, nt_reason(err, rc, cfg.address));
+        netsrv_files_dir_close(files);
         return NT_EXIT_FAILURE;
     }
     /* The sockets systemd passed are the server's now; programs the exec
@@ -433,6 +457,7 @@ int nt_serve_main(int argc, char **argv)
         sock.unix_family = netsrv_server_addr(srv)->ss.ss_family == AF_UNIX;
         if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why)) {
             netsrv_server_free(srv);
+            netsrv_files_dir_close(files);
             nt_usage_error("%s", why);
         }
     }
@@ -452,5 +477,16 @@ int nt_serve_main(int argc, char **argv)
     netsrv_server_close(srv);
     nt_serve_srv = NULL;
     netsrv_server_free(srv);
+    if (files) {
+        netsrv_files_stats fs;
+
+        /* After the close: fork children have counted their part too. */
+        netsrv_files_dir_stats(files, &fs);
+        if (nt_verbosity >= 2)
+            nt_error("files: %llu requests (%llu OK), %llu files hashed (%llu bytes), "
+                     "%llu cache hits, %llu bytes sent", fs.requests, fs.ok, fs.hashed,
+                     fs.bytes_hashed, fs.cache_hits, fs.bytes_sent);
+        netsrv_files_dir_close(files);
+    }
     return rc < 0 ? NT_EXIT_FAILURE : NT_EXIT_OK;
 }

@@ -11,9 +11,10 @@
 /* NT_APPLET(NAME, one-line summary): expanded once to declare each
  * applet's entry function and usage text, once to build the table. */
 #define NT_APPLET_LIST(NT_APPLET) \
-    NT_APPLET(bench, "load an echo server and measure throughput and latency") \
-    NT_APPLET(echo,  "connect to a server, send stdin, print the replies") \
-    NT_APPLET(serve, "run a server with one of libnetsrv's ready handlers")
+    NT_APPLET(bench,    "load an echo server and measure throughput and latency") \
+    NT_APPLET(download, "fetch a file from a files server, checked and resumable") \
+    NT_APPLET(echo,     "connect to a server, send stdin, print the replies") \
+    NT_APPLET(serve,    "run a server with one of libnetsrv's ready handlers")
 
 struct nt_applet {
     const char *name;

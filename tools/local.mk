@@ -2,13 +2,16 @@
 # option helpers and one file per applet; all real work is in libnetsrv.
 # The bench applet drives its connections with libev directly.
 bin_PROGRAMS += tools/nettool
-noinst_HEADERS += tools/applets.h tools/bench.h
+noinst_HEADERS += tools/applets.h tools/bench.h tools/download.h
 tools_nettool_SOURCES = \
 	tools/nettool.c \
 	tools/common.c \
 	tools/applet_bench.c \
 	tools/bench_loop.c \
 	tools/bench_stats.c \
+	tools/applet_download.c \
+	tools/download_part.c \
+	tools/progress.c \
 	tools/applet_echo.c \
 	tools/applet_serve.c
 tools_nettool_LDADD = libnetsrv/libnetsrv.la $(EV_LIBS)

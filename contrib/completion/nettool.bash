@@ -1,5 +1,6 @@
 # nettool.bash - bash completion for nettool: applets, handlers, modes,
-# each applet's options, and the program after "serve exec ... --".
+# each applet's options, the program after "serve exec ... --", the DIR of
+# "serve files" and the ADDR NAME [-o FILE] of "download".
 # Installed as $(datadir)/bash-completion/completions/nettool.
 #
 # The option lists follow the usage texts ("nettool APPLET --help");
@@ -11,6 +12,23 @@ _nettool_has()
     local x
     for x in $2; do
         [[ $x == "$1" ]] && return 0
+    done
+    return 1
+}
+
+# _nettool_serve_files FIRST: the handler operand of the command line being
+# completed (words from FIRST on) is "files".
+_nettool_serve_files()
+{
+    local j
+    for ((j = $1; j < cword; j++)); do
+        if _nettool_has "${words[j]}" "$argopts"; then
+            ((j++))
+            continue
+        fi
+        [[ ${words[j]} == -* ]] && continue
+        [[ ${words[j]} == files ]]
+        return
     done
     return 1
 }
@@ -37,12 +55,12 @@ _nettool()
     # first argument.
     case $base in
         nettool-*) applet=${base#nettool-} ;;
-        serve|echo|bench) applet=$base ;;
+        serve|echo|bench|download) applet=$base ;;
         *)
             # The applets this nettool has, or the ones it had when this
             # was written.
             applets=$("$prog" --list 2>/dev/null)
-            [[ -n $applets ]] || applets="bench echo serve"
+            [[ -n $applets ]] || applets="bench download echo serve"
             if [[ $cword -eq 1 ]]; then
                 if [[ $cur == -* ]]; then
                     COMPREPLY=($(compgen -W "--help --list --version" -- "$cur"))
@@ -71,6 +89,9 @@ _nettool()
         echo)
             argopts="--timeout"
             opts="$argopts -u --udp --dgram -v --verbose -q --quiet -h --help" ;;
+        download)
+            argopts="-o --output --sha256 --timeout"
+            opts="$argopts -c --continue -v --verbose -q --quiet -h --help" ;;
         bench)
             argopts="-c --conns -s --size -d --duration -w --workers --rate
                      --warmup --timeout"
@@ -122,7 +143,11 @@ _nettool()
                 declare -F __ltrim_colon_completions >/dev/null &&
                     __ltrim_colon_completions "$cur" ;;
         esac
-        # Numbers, sizes and durations: nothing to offer.
+        # -o FILE is a file; numbers, sizes, durations, a hash: nothing.
+        case $prev in
+            -o|--output)
+                COMPREPLY=($(compgen -f -- "$cur")) ;;
+        esac
         return
     fi
 
@@ -138,12 +163,18 @@ _nettool()
                         handlers=$("$prog" --help 2>/dev/null)
                     fi
                     handlers=$(sed -n 's/^Handlers: *//p' <<<"$handlers")
-                    [[ -n $handlers ]] || handlers="echo discard exec"
+                    [[ -n $handlers ]] || handlers="echo discard exec files"
                     COMPREPLY=($(compgen -W "$handlers" -- "$cur"))
                     return
+                fi
+                # serve files DIR: a directory.
+                if [[ $operands -eq 1 ]] && _nettool_serve_files "$first"; then
+                    COMPREPLY=($(compgen -d -- "$cur"))
+                    return
                 fi ;;
-            echo|bench)
-                # ADDR: a Unix socket's path after "unix:".
+            echo|bench|download)
+                # ADDR: a Unix socket's path after "unix:".  download's
+                # NAME is a name on the server: nothing to offer here.
                 if [[ $operands -eq 0 && $cur == unix:* ]]; then
                     COMPREPLY=($(compgen -P unix: -f -- "${cur#unix:}"))
                     declare -F __ltrim_colon_completions >/dev/null &&
@@ -155,4 +186,4 @@ _nettool()
     fi
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
-complete -F _nettool nettool nettool-serve nettool-echo nettool-bench
+complete -F _nettool nettool nettool-serve nettool-echo nettool-bench nettool-download
