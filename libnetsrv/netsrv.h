@@ -76,9 +76,10 @@ int netsrv_connect(const char *text, int dgram, double timeout, char *err, size_
  * netsrv_connect, waiting at most timeout seconds; the same timeout is
  * then the connection's idle timeout, <= 0: none) and returns it in *out.
  * Every stream call (netsrv_read, netsrv_getline, netsrv_printf,
- * netsrv_sendfile...) takes it; called from a task they wait as the task,
- * elsewhere in poll().  Returns 0 or a negative errno with a reason in
- * err.  Dialing itself still blocks the calling thread. */
+ * netsrv_sendfile...) takes it; called from a task they wait as the task
+ * (on a loop a name is looked up on resolver threads, so the loop is never
+ * held up), elsewhere in poll().  Returns 0 or a negative errno with a
+ * reason in err. */
 int netsrv_conn_dial(netsrv_conn **out, const char *addr, double timeout, char *err,
                      size_t errlen);
 /* The connection's socket. */

@@ -25,7 +25,8 @@ C_TESTS = \
 	tests/client.t \
 	tests/group.t \
 	tests/http.t \
-	tests/files.t
+	tests/files.t \
+	tests/loop.t
 check_PROGRAMS += $(C_TESTS)
 TESTS += $(C_TESTS)
 
@@ -53,6 +54,8 @@ tests_http_t_SOURCES = tests/http.c $(tests_common)
 tests_http_t_LDADD = libnetsrv/libnetsrv.la
 tests_files_t_SOURCES = tests/files.c $(tests_common)
 tests_files_t_LDADD = libnetsrv/libnetsrv.la
+tests_loop_t_SOURCES = tests/loop.c $(tests_common)
+tests_loop_t_LDADD = libnetsrv/libnetsrv.la
 
 SH_TESTS = \
 	tests/cli.sh \
