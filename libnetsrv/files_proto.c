@@ -6,6 +6,7 @@
  * guard page).
  */
 #include "config.h"
+#include "hex.h"
 #include "netsrv.h"
 
 #include <errno.h>
@@ -17,16 +18,6 @@
 /* The largest off_t, without assuming its width. */
 #define OFF_MAX_VALUE ((off_t)(((uint64_t)1 << (sizeof(off_t) * 8 - 1)) - 1))
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Parses a decimal count of at most 19 digits, nothing else, into *out.
  * No sign, no spaces: one spelling per number keeps both sides honest. */
@@ -134,8 +125,8 @@ int netsrv_files_parse_request(const char *line, size_t len, char *name, size_t 
         unsigned char c = (unsigned char)*q;
 
         if (c == '%') {
-            int hi = p - q >= 3 ? hexval((unsigned char)q[1]) : -1;
-            int lo = p - q >= 3 ? hexval((unsigned char)q[2]) : -1;
+            int hi = p - q >= 3 ? netsrv__hexval((unsigned char)q[1]) : -1;
+            int lo = p - q >= 3 ? netsrv__hexval((unsigned char)q[2]) : -1;
 
             if (hi < 0 || lo < 0)
                 return refuse(why, "bad percent-encoding in the name", NETSRV_FILES_BAD_REQUEST);

@@ -4,20 +4,12 @@
  * http_parser_parse_url does the splitting; decoding happens before
  * normalising, so an encoded "%2e%2e" is resolved like a plain "..". */
 #include "config.h"
+#include "hex.h"
 #include "http_int.h"
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = netsrv__lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 ssize_t netsrv_http_decode_path(const char *in, size_t len, char *out, size_t cap)
 {
@@ -30,7 +22,7 @@ ssize_t netsrv_http_decode_path(const char *in, size_t len, char *out, size_t ca
         if (c == '%') {
             if (len - i < 3)
                 return -EINVAL;
-            int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+            int hi = netsrv__hexval((unsigned char)in[i + 1]), lo = netsrv__hexval((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
                 return -EINVAL;
             c = (unsigned char)(hi * 16 + lo);

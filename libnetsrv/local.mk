@@ -1,7 +1,7 @@
 # libnetsrv/local.mk - the library: public header, private header, sources.
 lib_LTLIBRARIES += libnetsrv/libnetsrv.la
 include_HEADERS += libnetsrv/netsrv.h
-noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h \
+noinst_HEADERS += libnetsrv/netsrv_int.h libnetsrv/task.h libnetsrv/coro.h libnetsrv/iptable.h libnetsrv/hex.h \
 	libnetsrv/http_int.h \
 	libnetsrv/beneath.h
 libnetsrv_libnetsrv_la_SOURCES = \

@@ -3,6 +3,7 @@
  * and a hash is not something to write by hand.  Hex form and parsing too.
  */
 #include "config.h"
+#include "hex.h"
 #include "netsrv.h"
 
 #include <errno.h>
@@ -109,16 +110,6 @@ char *netsrv_sha256_hex(const unsigned char sum[NETSRV_SHA256_LEN],
     return hex;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int netsrv_sha256_parse(const char *text, size_t len, unsigned char sum[NETSRV_SHA256_LEN])
 {
@@ -127,7 +118,7 @@ int netsrv_sha256_parse(const char *text, size_t len, unsigned char sum[NETSRV_S
     if (len != NETSRV_SHA256_HEXLEN)
         return -EINVAL;
     for (int i = 0; i < NETSRV_SHA256_LEN; i++) {
-        int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+        int hi = netsrv__hexval(text[2 * i]), lo = netsrv__hexval(text[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -EINVAL;

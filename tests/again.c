@@ -99,29 +99,11 @@ static void test_mode(netsrv_mode mode)
     netsrv_server_free(srv);
 }
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
-
 #define IDLE 2000
 
 static void test_idle_memory(void)
 {
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < 2 * IDLE + 100 && rl.rlim_max >= 2 * IDLE + 100) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    tu_raise_nofile(2 * IDLE + 100);
     char addr[NETSRV_ADDRSTRLEN], buf[64];
     netsrv_config cfg;
     tu_config(&cfg, NETSRV_ASYNC);
@@ -139,7 +121,7 @@ static void test_idle_memory(void)
         tu_send_all(fds[i], "w\n", 2);
         tu_read_line(fds[i], buf, sizeof buf, 5000);
     }
-    long before = rss_bytes();
+    long before = tu_rss_bytes();
     int served = 0;
     for (int i = 50; i < IDLE; i++) {
         fds[i] = tu_connect(addr, 0);
@@ -149,7 +131,7 @@ static void test_idle_memory(void)
         if (tu_read_line(fds[i], buf, sizeof buf, 5000) > 0)
             served++;
     }
-    long after = rss_bytes();
+    long after = tu_rss_bytes();
     long per = (after - before) / (IDLE - 50);
     is(served, IDLE - 50, "idle: %d kept connections each answered once", IDLE - 50);
     ok(per < 1536, "idle: a kept, idle connection costs %ld bytes of the process (< 1.5 KiB: no stack)",

@@ -25,16 +25,6 @@
 #include "tap.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 /* ------------------------------------------------------------- helpers */
 
@@ -158,21 +148,6 @@ static void fill_random(char *p, size_t n, unsigned seed)
         s ^= s << 17;
         p[i] = (char)(s >> 24);
     }
-}
-
-/* VmRSS of this process in KiB, -1 when unknown. */
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
 }
 
 /* -------------------------------------------- a multi-step dialogue */
@@ -355,7 +330,7 @@ static void test_never_reads(void)
     tu_echo_once(addr, 0, "warm\n");
     static char chunk[CHUNK];
     memset(chunk, 'x', sizeof chunk);
-    long before = rss_kib();
+    long before = (tu_rss_bytes() / 1024);
     int fd = tu_connect(addr, 0);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     long long pushed = 0;
@@ -374,13 +349,13 @@ static void test_never_reads(void)
         struct pollfd p = { fd, POLLOUT, 0 };
         poll(&p, 1, 50);
     }
-    long after = rss_kib();
+    long after = (tu_rss_bytes() / 1024);
     long grew = after - before;
     diag("never-reads: pushed %lld KiB, RSS %ld -> %ld KiB (%+ld KiB)", pushed >> 10, before, after, grew);
     ok(pushed < target, "a client that never reads is pushed back (it sent %lld MiB of 200 before stalling)",
        pushed >> 20);
     /* ASan keeps freed memory in quarantine: RSS there says little. */
-    long bound = UNDER_ASAN ? 64 * 1024 : 8 * 1024;
+    long bound = TU_UNDER_ASAN ? 64 * 1024 : 8 * 1024;
     ok(before > 0 && grew < bound, "server memory stays bounded meanwhile (RSS %+ld KiB, bound %ld KiB)", grew,
        bound);
     ok(tu_echo_once(addr, 0, "while the other is stuck\n"), "another client is echoed while the first is stuck");
@@ -955,7 +930,7 @@ static const char *status_text(int st)
 
 static void expect_overflow(int st, const char *reply, const char *what)
 {
-    if (UNDER_ASAN) /* ASan reports the overflow itself: any abnormal end */
+    if (TU_UNDER_ASAN) /* ASan reports the overflow itself: any abnormal end */
         ok(st != -1 && (WIFSIGNALED(st) || WEXITSTATUS(st) != 0) && !reply[0],
            "%s: dies on the guard page (ASan build: %s)", what, status_text(st));
     else

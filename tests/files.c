@@ -27,16 +27,6 @@
 #include "testutil.h"
 #include "beneath.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 /* ------------------------------------------------------------ parsers */
 
@@ -636,19 +626,6 @@ static void test_vanish(void)
        "dir_open of a file: -ENOTDIR (%s)", err);
 }
 
-static long rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[128];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb * 1024;
-}
-
 #define IDLE 1000
 
 /* After one GET each, 1,000 kept connections of an async server: the
@@ -657,13 +634,7 @@ static long rss_bytes(void)
  * request does, not a stack and 12 KiB of buffers. */
 static void test_idle(void)
 {
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < 2 * IDLE + 100 && rl.rlim_max >= 2 * IDLE + 100) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur < 2 * IDLE + 100) {
+    if (tu_raise_nofile(2 * IDLE + 100) < 2 * IDLE + 100) {
         skip(2, "too few descriptors for 1,000 connections");
         return;
     }
@@ -687,7 +658,7 @@ static void test_idle(void)
     long before = 0;
     for (int i = 0; i < IDLE; i++) {
         if (i == 50)
-            before = rss_bytes(); /* the loop's pools and caches exist by now */
+            before = tu_rss_bytes(); /* the loop's pools and caches exist by now */
         fds[i] = tu_connect(addr, 0);
         if (fds[i] < 0)
             break;
@@ -697,12 +668,12 @@ static void test_idle(void)
         if (n > 3 && strncmp(buf, "OK 6 ", 5) == 0 && tu_read_all(fds[i], body, 6, 5000) == 6)
             served++;
     }
-    long per = (rss_bytes() - before) / (IDLE - 50);
+    long per = (tu_rss_bytes() - before) / (IDLE - 50);
     ok(served == IDLE && netsrv_server_active(srv) == IDLE,
        "idle: %d connections each served a file and are kept open", served);
     /* ASan keeps the freed request buffers in quarantine: RSS there
      * counts them, so only a plain build measures. */
-    if (UNDER_ASAN)
+    if (TU_UNDER_ASAN)
         skip(1, "AddressSanitizer's quarantine keeps freed memory: RSS says nothing here");
     else
         ok(per < 1536, "idle: a kept connection costs %ld bytes of the process (< 1.5 KiB)", per);

@@ -72,6 +72,25 @@ void tu_close(int fd);
  * dgram) and compares; returns 1 when the echo matched. */
 int tu_echo_once(const char *addr, int dgram, const char *msg);
 
+/* Built with AddressSanitizer (whose quarantine keeps freed memory in RSS,
+ * and which reports overflows itself). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TU_UNDER_ASAN
+#define TU_UNDER_ASAN 0
+#endif
+
+/* VmRSS of this process in bytes, -1 when unknown. */
+long tu_rss_bytes(void);
+/* Raises the open-files limit to at least n where the hard limit allows;
+ * returns the soft limit now. */
+long tu_raise_nofile(long n);
+
 /* Number of open descriptors of this process (/proc/self/fd). */
 int tu_count_fds(void);
 /* Threads of this process (entries of /proc/self/task), -1 on error. */
