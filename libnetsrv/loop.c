@@ -18,6 +18,17 @@ int netsrv__loop_is_mine(netsrv__loop *l)
     return tls_loop == l;
 }
 
+/* A wake-up reaches t on its loop: a parked task resumes, a stackless one
+ * waiting for input starts; then the list's reference goes. */
+static void wake_one(netsrv_task *t)
+{
+    if (t->waiting && !t->done)
+        netsrv__task_resume(t, NETSRV__RES_WAKE);
+    else
+        netsrv__task_kick(t);
+    netsrv__task_unref(t);
+}
+
 static void ready_cb(struct ev_loop *ev, ev_idle *w, int revents)
 {
     netsrv__loop *l = container_of(w, netsrv__loop, ready_w);
@@ -31,11 +42,7 @@ static void ready_cb(struct ev_loop *ev, ev_idle *w, int revents)
         netsrv_task *next = t->qnext;
         t->qnext = NULL;
         t->queued = 0;
-        if (t->waiting)
-            netsrv__task_resume(t, NETSRV__RES_WAKE);
-        else
-            netsrv__task_kick(t);
-        netsrv__task_unref(t);
+        wake_one(t);
         t = next;
     }
 }
@@ -63,17 +70,13 @@ static void remote_cb(struct ev_loop *ev, ev_async *w, int revents)
     pthread_mutex_lock(&l->rlock);
     netsrv_task *t = l->remote;
     l->remote = NULL;
-    for (netsrv_task *p = t; p; p = p->qnext)
+    for (netsrv_task *p = t; p; p = p->rnext)
         p->rqueued = 0;
     pthread_mutex_unlock(&l->rlock);
     while (t) {
-        netsrv_task *next = t->qnext;
-        t->qnext = NULL;
-        if (t->waiting && !t->done)
-            netsrv__task_resume(t, NETSRV__RES_WAKE);
-        else
-            netsrv__task_kick(t);
-        netsrv__task_unref(t);
+        netsrv_task *next = t->rnext;
+        t->rnext = NULL;
+        wake_one(t);
         t = next;
     }
 }
@@ -84,7 +87,7 @@ void netsrv__loop_remote(netsrv__loop *l, netsrv_task *t)
     if (!t->rqueued) {
         t->rqueued = 1;
         atomic_fetch_add(&t->refs, 1); /* the task cannot go while listed */
-        t->qnext = l->remote;
+        t->rnext = l->remote;
         l->remote = t;
     }
     pthread_mutex_unlock(&l->rlock);

@@ -51,7 +51,8 @@ struct netsrv_task {
     double again_timeout;
     int rqueued;                /* on the remote list: under loop->rlock */
     netsrv_task *prev, *next;   /* the loop's tasks */
-    netsrv_task *qnext;         /* ready list / remote wake list */
+    netsrv_task *qnext;         /* the ready list (or a client loop's pending list) */
+    netsrv_task *rnext;         /* the remote wake list: under loop->rlock */
 };
 
 struct netsrv__loop {
