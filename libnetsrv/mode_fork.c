@@ -37,9 +37,9 @@ static void child_main(netsrv_server *srv, netsrv__req *req, const sigset_t *mas
     if (srv->sparefd >= 0)
         close(srv->sparefd);
     srv->sparefd = -1;
-    for (unsigned i = 0; i < srv->nchildren; i++)
-        if (srv->children[i].pidfd >= 0)
-            close(srv->children[i].pidfd);
+    /* The siblings' pidfds stay open: holding one does not keep a process
+     * around, and closing up to max_conns of them in every new child made
+     * each fork cost O(children).  A spawned program gets none (spawn.c). */
     /* The application's own mask, as it was before the fork blocked all. */
     pthread_sigmask(SIG_SETMASK, mask, NULL);
     netsrv__req_task(req, NULL);
