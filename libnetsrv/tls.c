@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -46,8 +47,8 @@ typedef struct netsrv__tls {
 
 /* The default context (system store, no extra CA) is made once for the
  * process and shared: an SSL_CTX is safe to use from many threads once it
- * is set up.  One with a ca_file is made per handshake and lives as long
- * as its SSL (which holds a reference). */
+ * is set up.  Those with a ca_file are cached (below); each SSL holds a
+ * reference to its context. */
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static SSL_CTX *default_ctx;
 static char default_why[WHY_LEN];
@@ -104,6 +105,75 @@ static SSL_CTX *ctx_new(char *why, size_t whylen)
         return NULL;
     }
     return ctx;
+}
+
+/* Contexts with a ca_file are kept for the next handshake with the same
+ * file (unchanged: same inode, size and mtime): loading the system store
+ * and the file costs milliseconds of CPU, which on a loop would hold up
+ * every other task once per connection. */
+#define CA_CACHE 8
+static struct ca_entry {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    SSL_CTX *ctx;
+    unsigned long used;
+} ca_cache[CA_CACHE];
+static unsigned long ca_clock;
+static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int same_file(const struct ca_entry *e, const char *path, const struct stat *st)
+{
+    return e->path && strcmp(e->path, path) == 0 && e->dev == st->st_dev &&
+           e->ino == st->st_ino && e->size == st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* A context for path with one reference for the caller, or NULL. */
+static SSL_CTX *ca_cache_get(const char *path, const struct stat *st)
+{
+    SSL_CTX *ctx = NULL;
+    pthread_mutex_lock(&ca_lock);
+    for (int i = 0; i < CA_CACHE; i++)
+        if (same_file(&ca_cache[i], path, st)) {
+            ctx = ca_cache[i].ctx;
+            SSL_CTX_up_ref(ctx);
+            ca_cache[i].used = ++ca_clock;
+            break;
+        }
+    pthread_mutex_unlock(&ca_lock);
+    return ctx;
+}
+
+/* Keeps ctx (a reference of its own) for path, in place of the least
+ * recently used entry. */
+static void ca_cache_put(const char *path, const struct stat *st, SSL_CTX *ctx)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    pthread_mutex_lock(&ca_lock);
+    int k = 0;
+    for (int i = 0; i < CA_CACHE; i++) {
+        if (same_file(&ca_cache[i], path, st)) { /* another thread was first */
+            pthread_mutex_unlock(&ca_lock);
+            free(copy);
+            return;
+        }
+        if (ca_cache[i].used < ca_cache[k].used)
+            k = i;
+    }
+    struct ca_entry *e = &ca_cache[k];
+    SSL_CTX *old = e->ctx;
+    free(e->path);
+    *e = (struct ca_entry){ .path = copy, .dev = st->st_dev, .ino = st->st_ino,
+                            .size = st->st_size, .mtime = st->st_mtim, .ctx = ctx,
+                            .used = ++ca_clock };
+    SSL_CTX_up_ref(ctx);
+    pthread_mutex_unlock(&ca_lock);
+    SSL_CTX_free(old);
 }
 
 static void default_init(void)
@@ -349,17 +419,21 @@ int netsrv_conn_start_tls(netsrv_conn *c, const netsrv_tls_opts *o, char *err, s
 
     SSL_CTX *ctx;
     if (o->ca_file) {
-        if (access(o->ca_file, R_OK) < 0) {
+        struct stat st;
+        if (access(o->ca_file, R_OK) < 0 || stat(o->ca_file, &st) < 0) {
             int e = -errno;
             return netsrv__seterr(err, errlen, e, "CA file %s: %s", o->ca_file, netsrv_strerror(e));
         }
-        if (!(ctx = ctx_new(why, sizeof why)))
-            return netsrv__seterr(err, errlen, -EIO, "%s", why);
-        if (SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
-            char rs[160];
-            ssl_reason(rs, sizeof rs, "?");
-            SSL_CTX_free(ctx);
-            return netsrv__seterr(err, errlen, -EINVAL, "CA file %s: %s", o->ca_file, rs);
+        if (!(ctx = ca_cache_get(o->ca_file, &st))) {
+            if (!(ctx = ctx_new(why, sizeof why)))
+                return netsrv__seterr(err, errlen, -EIO, "%s", why);
+            if (SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
+                char rs[160];
+                ssl_reason(rs, sizeof rs, "?");
+                SSL_CTX_free(ctx);
+                return netsrv__seterr(err, errlen, -EINVAL, "CA file %s: %s", o->ca_file, rs);
+            }
+            ca_cache_put(o->ca_file, &st, ctx);
         }
     } else {
         pthread_once(&default_once, default_init);
