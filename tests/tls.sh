@@ -203,6 +203,11 @@ gap=$(echo "$OUT" | sed -n 's/.*longest loop gap \([0-9.]*\) s.*/\1/p')
 "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1] or 9) < 0.5 else 1)' "$gap"
 t_ok $? "loop: a ticker task kept running meanwhile (longest gap $gap s): handshakes and reads never held the loop up"
 
+rm -f "$T/out/"*
+OUT=$(TLS_STACK=65536 timeout 60 "$CLIENT" loop 4 "$A:$P_GOOD" localhost "$CA" "$T/out" /small.txt /big.bin 2>"$T/client.err")
+RC=$?
+t_is "$RC" 0 "loop: 4 tasks with the default 64 KiB stacks: $OUT $(head -n 3 "$T/client.err")"
+
 run fetch "$A:$P_GOOD" 127.0.0.1 "$CA" 0 "$T/out" /small.txt
 t_is "$RC" 0 "an IP address as the name is checked against the certificate's IP entry: $OUT"
 
@@ -270,6 +275,11 @@ for _ in range(2):
     c.settimeout(10)
     c.recv(100)
     c.close()
+# then one that reads the ClientHello and says nothing until the client leaves
+c, _ = s.accept()
+c.settimeout(30)
+while c.recv(4096):
+    pass
 EOF
 HPID=$!
 echo "$HPID" >>"$T/pids"
@@ -283,8 +293,15 @@ if wait_for 10 test -s "$T/hangup.port"; then
     case "$RC $(cat "$T/client.err")" in
     1*"error -104 "*) pass "the same in a task on a loop: $(cat "$T/client.err")" ;;
     *) fail "the same in a task on a loop: $RC $OUT $(cat "$T/client.err")" ;; esac
+    t0=$(date +%s.%N)
+    OUT=$(TLS_TIMEOUT=0.5 timeout 60 "$CLIENT" fetch "$A:$HP" localhost "$CA" 0 "$T/out" /small.txt 2>&1)
+    RC=$?
+    took=$("$PY" -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$t0" "$(date +%s.%N)")
+    case "$RC $OUT" in
+    1*"error -110 "*"timed out"*) pass "a peer that never answers: the handshake times out (-ETIMEDOUT after $took s): $OUT" ;;
+    *) fail "a peer that never answers: the handshake times out: $RC $OUT ($took s)" ;; esac
 else
-    t_skip 2 "the hang-up peer did not start"
+    t_skip 3 "the hang-up peer did not start"
 fi
 kill "$HPID" 2>/dev/null
 wait "$HPID" 2>/dev/null

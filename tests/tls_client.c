@@ -13,6 +13,8 @@
  *       line back (tests/tls.sh's Python peer answers with its SHA-256)
  *
  * Prints one line: "ok ..." (exit 0) or "error RC TEXT" (exit 1).
+ * TLS_TIMEOUT: the handshake's timeout (default 10 s); TLS_STACK: the
+ * loop's task stack size (default 256 KiB).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -84,13 +86,13 @@ static int http_get(job *j, netsrv_conn *c, const char *path)
     fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
-        snprintf(j->err, sizeof j->err, "%s: %s", out, netsrv_strerror(rc));
+        snprintf(j->err, sizeof j->err, "%.200s: %s", out, netsrv_strerror(rc));
         goto out;
     }
     while ((n = netsrv_http_read_body(c, &b, buf, 65536)) > 0) {
         if (write(fd, buf, (size_t)n) != n) {
             rc = -EIO;
-            snprintf(j->err, sizeof j->err, "%s: short write", out);
+            snprintf(j->err, sizeof j->err, "%.200s: short write", out);
             goto out;
         }
         j->bytes += n;
@@ -119,8 +121,9 @@ static int connect_tls(job *j, netsrv_conn **out)
         snprintf(j->err, sizeof j->err, "dial: %s", err);
         return rc;
     }
+    const char *to = getenv("TLS_TIMEOUT");
     netsrv_tls_opts o = { .server_name = j->name, .ca_file = j->ca, .insecure = j->insecure,
-                          .timeout = 10 };
+                          .timeout = to ? atof(to) : 10 };
     rc = netsrv_conn_start_tls(c, &o, err, sizeof err);
     if (rc < 0) {
         snprintf(j->err, sizeof j->err, "%s", err);
@@ -246,8 +249,9 @@ int main(int argc, char **argv)
         job *jobs = calloc((size_t)n, sizeof *jobs);
         char (*prefix)[16] = calloc((size_t)n, sizeof *prefix);
         netsrv_loop *l;
-        /* OpenSSL's handshake wants more than the default 64 KiB of stack. */
-        if (!jobs || !prefix || netsrv_loop_new(&l, 256 * 1024) < 0) {
+        /* Room to spare; tls.sh also runs 64 KiB (TLS_STACK). */
+        const char *stack = getenv("TLS_STACK");
+        if (!jobs || !prefix || netsrv_loop_new(&l, stack ? (size_t)atol(stack) : 256 * 1024) < 0) {
             printf("error %d no loop\n", -ENOMEM);
             return 1;
         }
