@@ -155,6 +155,8 @@ void netsrv__conn_close(netsrv_conn *c)
     int cut = c->task && atomic_load(&c->task->cancelled);
     if (!cut)
         netsrv__flush_quiet(c);
+    if (c->io && !cut)
+        c->io->shut(c); /* TLS: close_notify, without waiting for the peer's */
     /* Unread input means the peer may still be sending: linger.  A peer
      * that already ended its side has nothing more to say. */
     if (!cut && !c->eof && c->linger > 0)
@@ -174,6 +176,11 @@ void netsrv__conn_close(netsrv_conn *c)
 
 void netsrv__conn_fini(netsrv_conn *c)
 {
+    if (c->io) {
+        c->io->fini(c);
+        c->io = NULL;
+        c->io_state = NULL;
+    }
     if (c->rbuf)
         netsrv__conn_rbuf_release(c);
     free(c->wbuf);

@@ -88,6 +88,8 @@ int netsrv_group_join(netsrv_group *g, netsrv_conn *c)
         return -EALREADY;
     if (c->dgram)
         return -ENOTSOCK;
+    if (c->io)
+        return -ENOTSUP; /* queues go straight to the socket, past a TLS layer */
     if (c->srv && c->srv->in_child)
         return -ENOTSUP; /* a fork child's peers are in other processes */
     if (!c->task)

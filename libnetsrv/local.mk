@@ -36,6 +36,7 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/http_date.c \
 	libnetsrv/http_range.c \
 	libnetsrv/sha256.c \
+	libnetsrv/tls.c \
 	libnetsrv/beneath.c \
 	libnetsrv/files_proto.c \
 	libnetsrv/files_client.c
@@ -49,6 +50,6 @@ if CORO_AARCH64
 libnetsrv_libnetsrv_la_SOURCES += libnetsrv/coro_switch_aarch64.S
 endif
 libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
-libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS) $(CRYPTO_LIBS)
+libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS)
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA += libnetsrv/libnetsrv.pc

@@ -88,6 +88,59 @@ int netsrv_conn_fileno(const netsrv_conn *c);
  * connection from netsrv_conn_dial.  NULL is fine. */
 void netsrv_conn_close(netsrv_conn *c);
 
+/* ------------------------------------------------------------ TLS (tls.c) */
+
+/* How netsrv_conn_start_tls talks TLS (OpenSSL's libssl does all of it;
+ * this header needs none of OpenSSL's).  Zeroed (or NULL) is: no SNI, no
+ * name check, the chain verified against the system's CA store, TLS 1.2
+ * at least, the connection's own idle timeout. */
+typedef struct netsrv_tls_opts {
+    const char *server_name; /* sent as SNI (host names; an IP address is
+                                not) and the name (or address) the
+                                certificate must be for; NULL: none sent,
+                                no name check */
+    const char *ca_file;     /* more trusted CAs (PEM) besides the system
+                                store; NULL: only the system store
+                                (SSL_CERT_FILE/SSL_CERT_DIR when set) */
+    int insecure;            /* skip all verification (chain and name) */
+    double timeout;          /* the whole handshake, seconds; <= 0: only the
+                                connection's idle timeout per wait */
+} netsrv_tls_opts;
+
+/* Turns the client connection c (netsrv_conn_dial; anything written before
+ * is flushed in the clear first, as for STARTTLS) into TLS: handshakes,
+ * waiting as the task that runs it (parked on a loop, poll() in a thread).
+ * From then on every stream call goes through TLS, blocking and async
+ * alike; netsrv_sendfile copies through user space; netsrv_conn_close
+ * sends close_notify (without waiting for the peer's).  Returns 0, or a
+ * negative errno with a line in err: -EKEYREJECTED when the certificate
+ * failed verification (err names the problem as OpenSSL does, "certificate
+ * has expired", "Hostname mismatch", "self-signed certificate", "unable to
+ * get local issuer certificate"... and the certificate's subject), -EPROTO
+ * for a failed handshake (not TLS, no common version or cipher),
+ * -ECONNRESET when the peer closed during it, -ETIMEDOUT, -EALREADY (TLS
+ * already), -ENOTSUP (a server's request or a group member), -EPROTO also
+ * when plain bytes were buffered before it, -ENOENT/-EACCES/-EINVAL for a
+ * CA file that cannot be read or holds no certificate.  On failure c is
+ * left plain but of no more use: close it.  Later stream errors of a TLS
+ * connection: -EPROTO (a TLS alert or bad record), -ECONNRESET also for a
+ * peer that closed without close_notify (the data may be cut short); a
+ * close_notify is the end of the stream. */
+int netsrv_conn_start_tls(netsrv_conn *c, const netsrv_tls_opts *o, char *err, size_t errlen);
+
+/* What a TLS connection negotiated; the strings are OpenSSL's (static) or
+ * c's and live as long as c. */
+typedef struct netsrv_tls_info {
+    const char *version;     /* "TLSv1.3", "TLSv1.2" */
+    const char *cipher;      /* "TLS_AES_256_GCM_SHA384"... */
+    int verified;            /* 1: the chain (and the name, when given)
+                                verified; 0: insecure */
+    const char *error;       /* the TLS layer's last failure on c as text
+                                ("" none): why a stream call failed */
+} netsrv_tls_info;
+/* Fills *out for c; returns 0, or -EINVAL when c is not TLS (*out zeroed). */
+int netsrv_conn_tls_info(const netsrv_conn *c, netsrv_tls_info *out);
+
 /* Number of sockets passed the systemd way (LISTEN_PID/LISTEN_FDS) to this
  * process, starting at fd 3; 0 when none.  unset clears the variables. */
 int netsrv_listen_fds(int unset);
@@ -164,7 +217,8 @@ int netsrv_group_new(netsrv_group **out, size_t queue_bytes, int policy);
 /* Frees a group whose members have all left (any left are detached). */
 void netsrv_group_free(netsrv_group *g);
 /* Makes c (a request, or a client connection of a task) a member.
- * Returns 0, -EALREADY, -ENOTSOCK (datagrams), -ENOTSUP (fork mode). */
+ * Returns 0, -EALREADY, -ENOTSOCK (datagrams), -ENOTSUP (fork mode, or a
+ * TLS connection). */
 int netsrv_group_join(netsrv_group *g, netsrv_conn *c);
 /* c leaves; its queue is dropped.  A request that ends leaves by itself. */
 void netsrv_group_leave(netsrv_group *g, netsrv_conn *c);

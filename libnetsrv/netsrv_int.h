@@ -24,6 +24,20 @@
 
 typedef struct netsrv__member netsrv__member;
 
+/* Another layer between the stream and the socket (TLS, tls.c).  The
+ * calls wait themselves (netsrv__conn_wait), so they return as a blocking
+ * socket's would: recv bytes (> 0), 0 at the end of the stream, or a
+ * negative errno; send the bytes taken (> 0, at most len) or a negative
+ * errno.  shut ends the sending side (the stream's flush came first); fini
+ * frees the layer.  A connection without one has io NULL: the stream's
+ * plain path tests that one pointer and calls recv/send itself. */
+typedef struct netsrv__io_ops {
+    ssize_t (*recv)(netsrv_conn *c, void *buf, size_t len);
+    ssize_t (*send)(netsrv_conn *c, const void *buf, size_t len);
+    void (*shut)(netsrv_conn *c);
+    void (*fini)(netsrv_conn *c);
+} netsrv__io_ops;
+
 struct netsrv_conn {
     int fd;                    /* the socket; a datagram request's is the server's */
     int dgram;
@@ -51,6 +65,8 @@ struct netsrv_conn {
     int wrote;                 /* datagram: something was written */
     int replied;               /* datagram: netsrv_reply was called */
     netsrv__member *member;    /* its place in a group (group.c), or NULL */
+    const netsrv__io_ops *io;  /* a layer over the socket (TLS), or NULL */
+    void *io_state;            /* that layer's own */
 };
 
 /* conn.c */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* A group member's half-sent message goes out whole before the
  * connection's own bytes. */
@@ -32,6 +33,15 @@ static ssize_t send_all(netsrv_conn *c, const char *p, size_t len)
         int r = member_finish(c);
         if (r < 0)
             return r;
+    }
+    if (__builtin_expect(c->io != NULL, 0)) {
+        while (done < len) {
+            ssize_t n = c->io->send(c, p + done, len - done);
+            if (n < 0)
+                return n;
+            done += (size_t)n;
+        }
+        return (ssize_t)len;
     }
     while (done < len) {
         /* MSG_NOSIGNAL: a vanished peer is an EPIPE, never a SIGPIPE. */
@@ -70,6 +80,23 @@ int netsrv__flush_quiet(netsrv_conn *c)
     return (r == -EPIPE || r == -ECONNRESET) ? 0 : r;
 }
 
+/* Input through a layer (TLS): it waits for the socket itself, and only
+ * when it has no bytes of its own buffered (a TLS record holds more than
+ * one recv may take), so rdrained plays no part. */
+static ssize_t fill_io(netsrv_conn *c)
+{
+    if (!netsrv__conn_rbuf(c))
+        return -ENOMEM;
+    ssize_t n = c->io->recv(c, c->rbuf, c->rcap);
+    if (n > 0) {
+        c->rpos = 0;
+        c->rlen = (size_t)n;
+    } else if (n == 0) {
+        c->eof = 1;
+    }
+    return n;
+}
+
 /* Makes input available: returns the bytes buffered, 0 at end of stream,
  * or a negative errno.  After a recv that emptied the socket the next
  * one waits for readiness first: in a request/response exchange the
@@ -83,6 +110,8 @@ static ssize_t fill(netsrv_conn *c)
     int r = netsrv_flush(c);
     if (r < 0)
         return r;
+    if (__builtin_expect(c->io != NULL, 0))
+        return fill_io(c);
     for (;;) {
         /* (never set on a blocking socket: its recv waits by itself) */
         if (c->rdrained) {
@@ -289,7 +318,40 @@ int netsrv_shutdown_write(netsrv_conn *c)
     int r = netsrv_flush(c);
     if (r < 0)
         return r;
+    if (c->io)
+        c->io->shut(c);
     return shutdown(c->fd, SHUT_WR) < 0 ? -errno : 0;
+}
+
+/* Through a layer (TLS) the bytes must pass through user space: pread
+ * into a buffer, then the layer's send. */
+static ssize_t sendfile_io(netsrv_conn *c, int fd, off_t offset, size_t count)
+{
+    size_t cap = count < 65536 ? (count ? count : 1) : 65536, done = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t rv = 0;
+    while (done < count) {
+        size_t want = count - done < cap ? count - done : cap;
+        ssize_t n = pread(fd, buf, want, offset + (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rv = -errno;
+            break;
+        }
+        if (n == 0)
+            break; /* the file ended before count: a short count */
+        ssize_t w = send_all(c, buf, (size_t)n);
+        if (w < 0) {
+            rv = w;
+            break;
+        }
+        done += (size_t)n;
+    }
+    free(buf);
+    return rv < 0 ? rv : (ssize_t)done;
 }
 
 /* The kernel copies file pages straight to the socket.  Whatever the
@@ -303,6 +365,8 @@ ssize_t netsrv_sendfile(netsrv_conn *c, int fd, off_t offset, size_t count)
     int r = netsrv_flush(c);
     if (r < 0)
         return r;
+    if (c->io)
+        return sendfile_io(c, fd, offset, count);
     size_t done = 0;
     while (done < count) {
         if (c->blocking)

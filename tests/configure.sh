@@ -1,6 +1,6 @@
 #!/bin/sh
 # configure.sh - configure stops with one line naming the Debian package to
-# install when libev, http-parser, PCRE2 or OpenSSL's libcrypto is missing.  Each library is
+# install when libev, http-parser, PCRE2, OpenSSL's libcrypto or libssl is missing.  Each library is
 # made to look missing (a cache variable saying its header is absent, or
 # pkg-config finding no .pc file), in a copy of just what configure needs,
 # since a configured source tree cannot be configured again elsewhere.
@@ -44,5 +44,10 @@ missing PCRE2 libpcre2-dev PKG_CONFIG_LIBDIR="$T/no-pc" PKG_CONFIG_PATH=
 mkdir -p "$T/pcre2-only"
 cp "$(pkg-config --variable=pcfiledir libpcre2-8)/libpcre2-8.pc" "$T/pcre2-only/"
 missing libcrypto libssl-dev PKG_CONFIG_LIBDIR="$T/pcre2-only" PKG_CONFIG_PATH=
+# libssl: PCRE2's and libcrypto's .pc files, not libssl's.
+mkdir -p "$T/no-libssl"
+cp "$T/pcre2-only/libpcre2-8.pc" "$(pkg-config --variable=pcfiledir libcrypto)/libcrypto.pc" \
+    "$T/no-libssl/"
+missing libssl libssl-dev PKG_CONFIG_LIBDIR="$T/no-libssl" PKG_CONFIG_PATH=
 
 t_done

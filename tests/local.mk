@@ -111,3 +111,12 @@ EXTRA_DIST += tests/serve_core_bugs.sh
 # (not tests/files.sh: its log would be tests/files.log, files.t's).
 TESTS += tests/serve_files.sh
 EXTRA_DIST += tests/serve_files.sh
+
+# TLS on client connections against a real nginx (tests/tls.sh) with
+# tests/tls_client as the client; not tests/tls.t, whose log would be
+# tests/tls.log, the same as tls.sh's.
+check_PROGRAMS += tests/tls_client
+tests_tls_client_SOURCES = tests/tls_client.c
+tests_tls_client_LDADD = libnetsrv/libnetsrv.la
+TESTS += tests/tls.sh
+EXTRA_DIST += tests/tls.sh
