@@ -189,7 +189,9 @@ int netsrv_loop_run(netsrv_loop *l);
 netsrv_task *netsrv_task_self(void);
 /* Wakes t's current or next netsrv_wait.  Safe from any thread (another
  * loop's task, a thread of the application), as long as the caller holds
- * a reference to t; never from a signal handler. */
+ * a reference to t and t's loop (its server's serving run, or its
+ * netsrv_loop) has not been freed; a wake-up of a task that ended does
+ * nothing.  Never from a signal handler. */
 void netsrv_task_wake(netsrv_task *t);
 /* References keep a task's memory alive for wakers after it ended (a
  * wake of an ended task does nothing).  The task's own run holds one. */

@@ -401,6 +401,8 @@ int netsrv_wait(int fd, short events, double deadline)
 /* Makes a parked (or soon parked) task look at its flags again. */
 static void nudge(netsrv_task *t)
 {
+    if (t->done)
+        return; /* ended: nothing to wake (its loop may be gone too) */
     if (!t->loop) {
         int efd = atomic_load(&t->efd);
         if (efd >= 0)
