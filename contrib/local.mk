@@ -13,6 +13,7 @@ EXTRA_DIST += \
 	contrib/bench/ref_common.h \
 	contrib/bench/idle-conns.sh \
 	contrib/bench/instr-per-request.sh \
+	contrib/bench/download-bench.sh \
 	contrib/systemd/nettool-echo.socket \
 	contrib/systemd/nettool-echo.service \
 	contrib/completion/nettool.bash \
