@@ -111,3 +111,9 @@ EXTRA_DIST += tests/serve_core_bugs.sh
 # (not tests/files.sh: its log would be tests/files.log, files.t's).
 TESTS += tests/serve_files.sh
 EXTRA_DIST += tests/serve_files.sh
+
+# The process pool (libnetsrv/pool.c).
+check_PROGRAMS += tests/pool.t
+TESTS += tests/pool.t
+tests_pool_t_SOURCES = tests/pool.c $(tests_common)
+tests_pool_t_LDADD = libnetsrv/libnetsrv.la
