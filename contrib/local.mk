@@ -4,6 +4,7 @@
 # is shipped in the tarball for users and packagers to copy.
 EXTRA_DIST += \
 	contrib/examples/upper.c \
+	contrib/examples/pool.c \
 	contrib/examples/Makefile \
 	contrib/bench/README.md \
 	contrib/bench/echo-bench.sh \

@@ -39,7 +39,8 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/tls.c \
 	libnetsrv/beneath.c \
 	libnetsrv/files_proto.c \
-	libnetsrv/files_client.c
+	libnetsrv/files_client.c \
+	libnetsrv/pool.c
 # Only the host's context switch is assembled (coro.h picks ucontext on
 # other machines): an empty object would strip the library's
 # branch-protection marking where a distribution builds with it.

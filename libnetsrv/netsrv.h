@@ -950,6 +950,101 @@ typedef struct netsrv_files_stats {
 } netsrv_files_stats;
 void netsrv_files_dir_stats(const netsrv_files_dir *d, netsrv_files_stats *out);
 
+/* ---- process pool (pool.c) ---- */
+
+/* A pool of worker processes, as Python's multiprocessing.Pool: tasks
+ * (byte strings) are queued in the parent, handed one at a time to idle
+ * workers over SOCK_SEQPACKET socketpairs, and their results come back in
+ * the order they finish.  A pool belongs to the thread that made it: its
+ * calls are not thread-safe and not async-signal-safe (from a signal
+ * handler, set a flag and call netsrv_pool_terminate outside it).  Workers
+ * are forked from that thread and die with it (PR_SET_PDEATHSIG), so the
+ * thread must outlive the pool.  Only the pool's own workers are reaped,
+ * by pid (never waitpid(-1)): the application's other children keep their
+ * status, but an application that reaps every child itself (SIGCHLD set to
+ * SIG_IGN, waitpid(-1)) takes the workers' statuses away from the pool. */
+typedef struct netsrv_pool netsrv_pool;
+
+/* The largest task, and the largest result, in bytes (one message each). */
+#define NETSRV_POOL_MSG_MAX (64 * 1024)
+
+/* Runs in a worker for each task: task[0..len) in, up to *result_len bytes
+ * (NETSRV_POOL_MSG_MAX) written to result, *result_len set to the count
+ * written.  Returns >= 0 on success or a negative errno, which the parent
+ * gets as a failed result.  It should return rather than exit: a worker
+ * that ends (exit, a signal) is reported as crashed and replaced.  ctx is
+ * the pool's ctx, as copied into the worker by fork. */
+typedef int (*netsrv_pool_work)(void *ctx, const void *task, size_t len, void *result,
+                                size_t *result_len);
+
+/* netsrv_pool_submit flags. */
+#define NETSRV_POOL_NONBLOCK 0x1u /* -EAGAIN instead of waiting when full */
+
+/* What became of a task (netsrv_pool_result.status). */
+#define NETSRV_POOL_OK 0        /* work returned rc >= 0; data holds the result */
+#define NETSRV_POOL_FAILED 1    /* work returned rc < 0 (a negative errno) */
+#define NETSRV_POOL_CRASHED 2   /* its worker died running it: wstatus, why */
+#define NETSRV_POOL_CANCELLED 3 /* netsrv_pool_terminate dropped or killed it */
+
+/* One task's outcome. */
+typedef struct netsrv_pool_result {
+    unsigned long long id; /* the id given to netsrv_pool_submit */
+    int status;            /* NETSRV_POOL_OK, _FAILED, _CRASHED, _CANCELLED */
+    int rc;                /* OK, FAILED: work's return value; CRASHED:
+                              -ECHILD; CANCELLED: -ECANCELED */
+    int wstatus;           /* CRASHED: the worker's wait status (-1: it was
+                              reaped by someone else), else 0 */
+    char why[96];          /* CRASHED, CANCELLED: what happened, e.g.
+                              "worker 123 killed by signal 11 (Segmentation
+                              fault)" or "worker 123 exited with status 3" */
+    const void *data;      /* OK: the result bytes, owned by the pool and
+                              valid until the next netsrv_pool_next_result
+                              or netsrv_pool_free; else NULL */
+    size_t len;            /* bytes at data */
+} netsrv_pool_result;
+
+/* A new pool into *out: `workers` processes, each running work(ctx, ...)
+ * on the tasks it is given; at most queue_max tasks (0: 2 per worker)
+ * wait in the parent for a worker.
+ * Returns 0, or -EINVAL (no workers or no work), -ENOMEM, or fork's or
+ * socketpair's error with a reason in err (may be NULL); workers already
+ * started are then stopped and reaped. */
+int netsrv_pool_new(netsrv_pool **out, unsigned workers, size_t queue_max,
+                    netsrv_pool_work work, void *ctx, char *err, size_t errlen);
+/* Queues a copy of task[0..len) under the caller's id (ids need not be
+ * unique; the pool only hands them back).  When queue_max tasks wait
+ * already it waits for room (collecting results meanwhile, which stay for
+ * netsrv_pool_next_result), or with NETSRV_POOL_NONBLOCK returns -EAGAIN.
+ * Returns 0, -EMSGSIZE (len > NETSRV_POOL_MSG_MAX), -EPIPE (the pool was
+ * closed or terminated) or -ENOMEM. */
+int netsrv_pool_submit(netsrv_pool *p, const void *task, size_t len, unsigned long long id,
+                       unsigned flags);
+/* Takes the next finished task's outcome into *res, waiting at most
+ * timeout seconds (< 0: no limit; 0: only what is there).  Returns 1 with
+ * *res filled, 0 when the timeout passed, -ENODATA when no task is left
+ * (every result was taken). */
+int netsrv_pool_next_result(netsrv_pool *p, netsrv_pool_result *res, double timeout);
+/* Tasks submitted and not yet taken by netsrv_pool_next_result. */
+size_t netsrv_pool_pending(const netsrv_pool *p);
+/* No more tasks: those queued still run, then each worker exits. */
+void netsrv_pool_close(netsrv_pool *p);
+/* After netsrv_pool_close or _terminate: waits at most timeout seconds
+ * (< 0: no limit) until every task ran and every worker was reaped.
+ * Results not taken stay for netsrv_pool_next_result.  Returns 0,
+ * -EINVAL (neither close nor terminate came first) or -ETIMEDOUT. */
+int netsrv_pool_join(netsrv_pool *p, double timeout);
+/* Stops at once: tasks queued or running come back as
+ * NETSRV_POOL_CANCELLED, workers get SIGTERM, then SIGKILL after grace
+ * seconds (< 0: 1 s), and are reaped before it returns. */
+void netsrv_pool_terminate(netsrv_pool *p, double grace);
+/* Writes the pids of the live workers (at most max) into pids (may be
+ * NULL when max is 0); returns their count, the pool's size. */
+unsigned netsrv_pool_pids(const netsrv_pool *p, pid_t *pids, unsigned max);
+/* Terminates (grace 0) what is left and frees p.  NULL is fine.  In a
+ * child the application forked it only frees memory and descriptors: the
+ * workers are its parent's. */
+void netsrv_pool_free(netsrv_pool *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install-example.sh - installs the built tree into a temporary DESTDIR and
-# builds contrib/examples/upper.c against it with pkg-config and the shipped
-# Makefile, as a user would; then runs it and checks its answer.  TAP.
+# builds contrib/examples/upper.c and pool.c against it with pkg-config and
+# the shipped Makefile, as a user would; then runs them and checks their
+# answers.  TAP.
 # Works in place and under `make distcheck` (VPATH build, read-only srcdir).
 
 set -u
@@ -12,7 +13,7 @@ builddir=${abs_top_builddir:-$(pwd)}
 MAKE=${MAKE:-make}
 T=${TEST_TIMEOUT_SCALE:-1}
 
-echo "1..6"
+echo "1..8"
 
 n=0
 tmp=
@@ -23,7 +24,7 @@ fail() { n=$((n + 1)); echo "not ok $n - $*"; }
 # "not ok" line already tells the failure: the exit status stays 0 so the
 # TAP driver does not count it twice.
 skip_rest() {
-    while [ "$n" -lt 6 ]; do n=$((n + 1)); echo "ok $n # SKIP $*"; done
+    while [ "$n" -lt 8 ]; do n=$((n + 1)); echo "ok $n # SKIP $*"; done
     exit 0
 }
 diag() { sed 's/^/# /' "$@"; }
@@ -168,6 +169,33 @@ else
     else
         fail "SIGTERM stops upper, exit status 0 (got $status)"; diag "$tmp/upper.err"
     fi
+fi
+
+# 7. The pool example builds the same way.
+if (cd "$tmp/build" && env -u MAKEFLAGS -u MFLAGS timeout $((120 * T)) \
+        "$MAKE" -f "$srcdir/contrib/examples/Makefile" \
+        VPATH="$srcdir/contrib/examples" CC="$CC" \
+        CFLAGS="-O1 -g -Wall -Wextra -Werror $SAN_CFLAGS" \
+        LDFLAGS="$SAN_LDFLAGS -Wl,-rpath,$libdir" pool) >"$tmp/build-pool.log" 2>&1 &&
+        [ -x "$tmp/build/pool" ]; then
+    pass "cc pool.c \$(pkg-config --cflags --libs libnetsrv)"
+else
+    fail "build contrib/examples/pool.c"; diag "$tmp/build-pool.log"
+    skip_rest "pool example did not build"
+fi
+
+# 8. It squares 1..20 in 3 workers: every square once.
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+    timeout -s KILL $((60 * T)) "$tmp/build/pool" 3 20 \
+    </dev/null >"$tmp/pool.out" 2>"$tmp/pool.err"
+status=$?
+want=$(i=1; while [ $i -le 20 ]; do echo "$i^2 = $((i * i))"; i=$((i + 1)); done)
+got=$(sort -n "$tmp/pool.out")
+if [ "$status" -eq 0 ] && [ "$got" = "$want" ]; then
+    pass "pool 3 20 prints the 20 squares, exit status 0"
+else
+    fail "pool 3 20 prints the 20 squares (exit status $status)"
+    diag "$tmp/pool.out"; diag "$tmp/pool.err"
 fi
 
 # The result is in the TAP lines above.

@@ -120,3 +120,9 @@ tests_tls_client_SOURCES = tests/tls_client.c
 tests_tls_client_LDADD = libnetsrv/libnetsrv.la
 TESTS += tests/tls.sh
 EXTRA_DIST += tests/tls.sh
+
+# The process pool (libnetsrv/pool.c).
+check_PROGRAMS += tests/pool.t
+TESTS += tests/pool.t
+tests_pool_t_SOURCES = tests/pool.c $(tests_common)
+tests_pool_t_LDADD = libnetsrv/libnetsrv.la
