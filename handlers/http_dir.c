@@ -243,13 +243,17 @@ static void render_json(httpd_buf *b, const httpd_req *r, const struct entry *e,
 }
 
 /* The entry's type and size as a request would see them: a symlink is
- * followed, and left out when it leads out of the root or nowhere. */
-static int describe(const httpd_req *r, int dfd, const char *name, struct stat *st)
+ * followed as a request's path would be, from the root, and the entry is
+ * left out when it leads out of the root or nowhere. */
+static int describe(httpd_req *r, int dfd, const char *name, struct stat *st)
 {
     if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
         return -1;
     if (S_ISLNK(st->st_mode)) {
-        int fd = netsrv_open_beneath(dfd, name, O_PATH);
+        int n = snprintf(r->scratch, sizeof r->scratch, "%s%s", r->path + 1, name);
+        if (n < 0 || (size_t)n >= sizeof r->scratch)
+            return -1;
+        int fd = netsrv_open_beneath(r->cfg->priv.root_fd, r->scratch, O_PATH);
         if (fd < 0)
             return -1;
         int rc = fstat(fd, st);

@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,7 +184,11 @@ int netsrv__httpd_get(httpd_req *r)
         if (r->path[r->path_len - 1] != '/') {
             rc = redirect_dir(r);
         } else {
-            int ifd = netsrv_open_beneath(fd, "index.html", O_RDONLY | O_NONBLOCK);
+            /* From the root, as a request for ".../index.html" would go. */
+            int n = snprintf(r->scratch, sizeof r->scratch, "%sindex.html", r->path + 1);
+            int ifd = n < 0 || (size_t)n >= sizeof r->scratch
+                          ? -ENAMETOOLONG
+                          : netsrv_open_beneath(r->cfg->priv.root_fd, r->scratch, O_RDONLY | O_NONBLOCK);
             struct stat ist;
             if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
                 rc = serve_file(r, ifd, &ist, "index.html", 10);

@@ -79,7 +79,7 @@ static int receive(httpd_req *r, netsrv_http_body *b, int fd, char *buf)
             return 0;
         if (n < 0) {
             int st = netsrv_http_error_status((int)n);
-            r->error = n == -EFBIG ? "upload larger than --max-upload" : "body cut short";
+            r->error = n == -EFBIG ? "upload larger than --max-upload" : b->error ? b->error : "body cut short";
             return st ? st : -1; /* -1: no one is left to answer */
         }
         int w = write_all(fd, buf, (size_t)n);
@@ -113,6 +113,13 @@ int netsrv__httpd_put(httpd_req *r)
     netsrv_http_body b;
     if (exists && S_ISDIR(st.st_mode)) {
         rc = netsrv__httpd_error(r, 409, "a directory has that name");
+        goto out;
+    }
+    /* A GET of a symlink follows it, so a PUT replacing the link itself
+     * would not do what it says; and one leading out of the root must not
+     * be written through.  Neither happens: links are not uploaded to. */
+    if (exists && !S_ISREG(st.st_mode)) {
+        rc = netsrv__httpd_error(r, 403, "not a regular file");
         goto out;
     }
     if ((status = put_preconditions(r, exists, &st)) != 0) {

@@ -34,6 +34,7 @@ typedef struct httpd_req {
     const char *error;          /* why it failed, for the log */
     char path[PATH_MAX];        /* decoded and normalised, starting with '/' */
     size_t path_len;
+    char scratch[PATH_MAX];     /* another path (index.html, a listed link) */
     const char *query;          /* in the target, without '?'; NULL if none */
     size_t query_len;
     netsrv_http_header out[HTTPD_OUT_FIELDS];

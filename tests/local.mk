@@ -111,3 +111,10 @@ EXTRA_DIST += tests/serve_core_bugs.sh
 # (not tests/files.sh: its log would be tests/files.log, files.t's).
 TESTS += tests/serve_files.sh
 EXTRA_DIST += tests/serve_files.sh
+
+# The http handler: tests/serve_http.sh drives "nettool serve http" with raw
+# requests (tests/httpclient.py) and curl in every mode; tests/http_idle.sh
+# holds 10,000 idle keep-alive connections; tests/browser_http.sh loads
+# pages in headless Chromium.
+TESTS += tests/serve_http.sh
+EXTRA_DIST += tests/serve_http.sh tests/httpclient.py
