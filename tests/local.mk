@@ -116,5 +116,5 @@ EXTRA_DIST += tests/serve_files.sh
 # requests (tests/httpclient.py) and curl in every mode; tests/http_idle.sh
 # holds 10,000 idle keep-alive connections; tests/browser_http.sh loads
 # pages in headless Chromium.
-TESTS += tests/serve_http.sh
-EXTRA_DIST += tests/serve_http.sh tests/httpclient.py
+TESTS += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh
+EXTRA_DIST += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh tests/httpclient.py
