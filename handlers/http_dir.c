@@ -124,7 +124,7 @@ static void preference(const char *v, size_t len, const char *type, int *q, int 
 static int wants_json(const httpd_req *r)
 {
     size_t len;
-    const char *v = netsrv__httpd_header(r, "Accept", &len);
+    const char *v = netsrv__httpd_header(r, HTTPD_H_ACCEPT, &len);
     if (!v)
         return 0;
     int qj, pj, qh, ph;

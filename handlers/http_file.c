@@ -41,10 +41,10 @@ static void validators(const struct stat *st, const char **etag, const char **la
 
 /* A date header's value as a time, or -1 when absent or unparsable (an
  * invalid date makes the condition not apply, RFC 9110 13.1.3). */
-static time_t header_date(const httpd_req *r, const char *name)
+static time_t header_date(const httpd_req *r, int which)
 {
     size_t len;
-    const char *v = netsrv__httpd_header(r, name, &len);
+    const char *v = netsrv__httpd_header(r, which, &len);
     time_t t;
     if (!v || netsrv_http_date_parse(v, len, &t) < 0)
         return (time_t)-1;
@@ -59,17 +59,17 @@ static int preconditions(const httpd_req *r, const struct stat *st, const char *
     size_t len;
     const char *v;
     time_t t;
-    if ((v = netsrv__httpd_header(r, "If-Match", &len)) != NULL) {
+    if ((v = netsrv__httpd_header(r, HTTPD_H_IF_MATCH, &len)) != NULL) {
         if (!netsrv__httpd_etag_match(v, len, etag, 0))
             return 412;
-    } else if ((t = header_date(r, "If-Unmodified-Since")) != (time_t)-1) {
+    } else if ((t = header_date(r, HTTPD_H_IF_UNMODIFIED_SINCE)) != (time_t)-1) {
         if (st->st_mtim.tv_sec > t)
             return 412;
     }
-    if ((v = netsrv__httpd_header(r, "If-None-Match", &len)) != NULL) {
+    if ((v = netsrv__httpd_header(r, HTTPD_H_IF_NONE_MATCH, &len)) != NULL) {
         if (netsrv__httpd_etag_match(v, len, etag, 1))
             return 304;
-    } else if ((t = header_date(r, "If-Modified-Since")) != (time_t)-1) {
+    } else if ((t = header_date(r, HTTPD_H_IF_MODIFIED_SINCE)) != (time_t)-1) {
         /* Last-Modified has whole seconds: compare those. */
         if (st->st_mtim.tv_sec <= t)
             return 304;
@@ -83,7 +83,7 @@ static int preconditions(const httpd_req *r, const struct stat *st, const char *
 static int range_applies(const httpd_req *r, const struct stat *st, const char *etag)
 {
     size_t len;
-    const char *v = netsrv__httpd_header(r, "If-Range", &len);
+    const char *v = netsrv__httpd_header(r, HTTPD_H_IF_RANGE, &len);
     if (!v)
         return 1;
     if (len >= 1 && (v[0] == '"' || (len >= 2 && v[0] == 'W' && v[1] == '/')))
@@ -110,7 +110,7 @@ static int serve_file(httpd_req *r, int fd, const struct stat *st, const char *n
     long long size = (long long)st->st_size, first = 0, last = size - 1;
     int kind = NETSRV_HTTP_RANGE_NONE;
     size_t rlen;
-    const char *range = netsrv__httpd_header(r, "Range", &rlen);
+    const char *range = netsrv__httpd_header(r, HTTPD_H_RANGE, &rlen);
     if (range && range_applies(r, st, etag))
         kind = netsrv_http_range(range, rlen, size, &first, &last);
     if (kind == NETSRV_HTTP_RANGE_UNSATISFIABLE) {

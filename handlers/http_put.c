@@ -60,10 +60,10 @@ static int put_preconditions(const httpd_req *r, int exists, const struct stat *
     char etag[64] = "";
     if (exists && S_ISREG(st->st_mode))
         netsrv__httpd_etag(st, etag, sizeof etag);
-    if ((v = netsrv__httpd_header(r, "If-Match", &len)) != NULL &&
+    if ((v = netsrv__httpd_header(r, HTTPD_H_IF_MATCH, &len)) != NULL &&
         (!exists || !netsrv__httpd_etag_match(v, len, etag, 0)))
         return 412;
-    if ((v = netsrv__httpd_header(r, "If-None-Match", &len)) != NULL && exists &&
+    if ((v = netsrv__httpd_header(r, HTTPD_H_IF_NONE_MATCH, &len)) != NULL && exists &&
         netsrv__httpd_etag_match(v, len, etag, 1))
         return 412;
     return 0;

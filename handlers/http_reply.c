@@ -53,8 +53,15 @@ int netsrv__httpd_send_head(httpd_req *r, int status, long long clen)
     if (date)
         netsrv__httpd_add(r, "Date", date, NETSRV_HTTP_DATELEN - 1);
     netsrv__httpd_add(r, "Server", "libnetsrv", 9);
-    if (clen >= 0)
-        netsrv__httpd_addf(r, "Content-Length", "%lld", clen);
+    if (clen >= 0) {
+        char digits[24];
+        size_t n = sizeof digits;
+        unsigned long long v = (unsigned long long)clen;
+        do
+            digits[--n] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        netsrv__httpd_add(r, "Content-Length", digits + n, sizeof digits - n);
+    }
     if (!r->keep)
         netsrv__httpd_add(r, "Connection", "close", 5);
     else if (r->m.minor == 0)
@@ -112,11 +119,49 @@ int netsrv__httpd_errno_status(int err)
     return 500;
 }
 
-const char *netsrv__httpd_header(const httpd_req *r, const char *name, size_t *len)
+/* h's name is lower[0..len) in any case (ASCII only, whatever the locale). */
+static int name_is(const netsrv_http_header *h, const char *lower, size_t len)
 {
-    const netsrv_http_header *h = netsrv_http_header_find(&r->m, name, NULL);
-    *len = h ? h->value_len : 0;
-    return h ? h->value : NULL;
+    if (h->name_len != len)
+        return 0;
+    for (size_t j = 0; j < len; j++) {
+        char c = h->name[j];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + ('a' - 'A'));
+        if (c != lower[j])
+            return 0;
+    }
+    return 1;
+}
+
+void netsrv__httpd_scan(httpd_req *r)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[HTTPD_H_COUNT] = {
+        [HTTPD_H_ACCEPT] = { "accept", 6 },
+        [HTTPD_H_IF_MATCH] = { "if-match", 8 },
+        [HTTPD_H_IF_NONE_MATCH] = { "if-none-match", 13 },
+        [HTTPD_H_IF_MODIFIED_SINCE] = { "if-modified-since", 17 },
+        [HTTPD_H_IF_UNMODIFIED_SINCE] = { "if-unmodified-since", 19 },
+        [HTTPD_H_IF_RANGE] = { "if-range", 8 },
+        [HTTPD_H_RANGE] = { "range", 5 },
+    };
+    memset(r->known, 0, sizeof r->known);
+    for (size_t i = 0; i < r->m.nheaders; i++) {
+        const netsrv_http_header *h = &r->m.headers[i];
+        /* Every name looked for starts with 'a', 'i' or 'r'. */
+        int c0 = h->name_len ? h->name[0] | 0x20 : 0;
+        if (c0 != 'a' && c0 != 'i' && c0 != 'r')
+            continue;
+        for (int k = 0; k < HTTPD_H_COUNT; k++) {
+            if (!r->known[k] && name_is(h, names[k].name, names[k].len)) {
+                r->known[k] = h;
+                break;
+            }
+        }
+    }
 }
 
 void netsrv__httpd_etag(const struct stat *st, char *buf, size_t len)

@@ -19,6 +19,19 @@
 #define HTTPD_OUT_FIELDS 16
 #define HTTPD_OUT_BYTES 1024
 
+/* The request headers the handler looks at, found in one pass over the
+ * head rather than one search each. */
+enum {
+    HTTPD_H_ACCEPT,
+    HTTPD_H_IF_MATCH,
+    HTTPD_H_IF_NONE_MATCH,
+    HTTPD_H_IF_MODIFIED_SINCE,
+    HTTPD_H_IF_UNMODIFIED_SINCE,
+    HTTPD_H_IF_RANGE,
+    HTTPD_H_RANGE,
+    HTTPD_H_COUNT
+};
+
 /* One request being answered.  It is allocated for each call of the
  * handler and freed before the call returns, so that a kept connection
  * waiting for its next request holds none of it. */
@@ -42,6 +55,7 @@ typedef struct httpd_req {
     char vals[HTTPD_OUT_BYTES];
     size_t vlen;
     netsrv_http_header fields[HTTPD_FIELDS];
+    const netsrv_http_header *known[HTTPD_H_COUNT]; /* the first of each, or NULL */
     char head[HTTPD_HEAD_MAX + 1];
 } httpd_req;
 
@@ -73,8 +87,15 @@ int netsrv__httpd_error(httpd_req *r, int status, const char *why);
 /* The status for a failed open or stat (404, 403, 414, 500...). */
 int netsrv__httpd_errno_status(int err);
 
-/* A request header's value, or NULL (with *len 0). */
-const char *netsrv__httpd_header(const httpd_req *r, const char *name, size_t *len);
+/* Fills r->known from the parsed head. */
+void netsrv__httpd_scan(httpd_req *r);
+/* The value of request header HTTPD_H_*, or NULL (with *len 0). */
+static inline const char *netsrv__httpd_header(const httpd_req *r, int which, size_t *len)
+{
+    const netsrv_http_header *h = r->known[which];
+    *len = h ? h->value_len : 0;
+    return h ? h->value : NULL;
+}
 
 /* The strong ETag of a file ("\"ino-size-mtime\"") into buf (64 bytes). */
 void netsrv__httpd_etag(const struct stat *st, char *buf, size_t len);
