@@ -12,6 +12,7 @@ EXTRA_DIST += \
 	contrib/bench/fork_echo.c \
 	contrib/bench/ref_common.h \
 	contrib/bench/idle-conns.sh \
+	contrib/bench/http-bench.sh \
 	contrib/bench/instr-per-request.sh \
 	contrib/systemd/nettool-echo.socket \
 	contrib/systemd/nettool-echo.service \
