@@ -112,9 +112,13 @@ EXTRA_DIST += tests/serve_core_bugs.sh
 TESTS += tests/serve_files.sh
 EXTRA_DIST += tests/serve_files.sh
 
-# The http handler: tests/serve_http.sh drives "nettool serve http" with raw
+# The http handler: tests/httpd.t checks its types, its setup and its log
+# callback through the library's API; tests/serve_http.sh drives "nettool serve http" with raw
 # requests (tests/httpclient.py) and curl in every mode; tests/http_idle.sh
 # holds 10,000 idle keep-alive connections; tests/browser_http.sh loads
 # pages in headless Chromium.
-TESTS += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh
+check_PROGRAMS += tests/httpd.t
+TESTS += tests/httpd.t tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh
+tests_httpd_t_SOURCES = tests/httpd.c $(tests_common)
+tests_httpd_t_LDADD = libnetsrv/libnetsrv.la
 EXTRA_DIST += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh tests/httpclient.py
