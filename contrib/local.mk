@@ -13,6 +13,7 @@ EXTRA_DIST += \
 	contrib/bench/fork_echo.c \
 	contrib/bench/ref_common.h \
 	contrib/bench/idle-conns.sh \
+	contrib/bench/http-bench.sh \
 	contrib/bench/instr-per-request.sh \
 	contrib/bench/download-bench.sh \
 	contrib/systemd/nettool-echo.socket \

@@ -5,5 +5,11 @@ libnetsrv_libnetsrv_la_SOURCES += \
 	handlers/discard.c \
 	handlers/exec.c \
 	handlers/files.c \
-	handlers/files_cache.c
-noinst_HEADERS += handlers/files_cache.h
+	handlers/files_cache.c \
+	handlers/http.c \
+	handlers/http_reply.c \
+	handlers/http_file.c \
+	handlers/http_dir.c \
+	handlers/http_put.c \
+	handlers/http_mime.c
+noinst_HEADERS += handlers/files_cache.h handlers/httpd.h

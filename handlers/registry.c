@@ -8,12 +8,14 @@ extern const netsrv_handler netsrv__handler_echo;
 extern const netsrv_handler netsrv__handler_discard;
 extern const netsrv_handler netsrv__handler_exec;
 extern const netsrv_handler netsrv__handler_files;
+extern const netsrv_handler netsrv__handler_http;
 
 static const netsrv_handler *const all[] = {
     &netsrv__handler_echo,
     &netsrv__handler_discard,
     &netsrv__handler_exec,
     &netsrv__handler_files,
+    &netsrv__handler_http,
     NULL,
 };
 

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "http_int.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,20 +18,54 @@ const char *netsrv_http_status_text(int status)
     return strcmp(s, "<unknown>") == 0 ? "" : s;
 }
 
+/* RFC 9110's tchar as a table: header names are checked on every
+ * response, and a lookup is cheaper than the comparisons. */
+static const unsigned char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static int is_token(const char *s, size_t len)
 {
     if (len == 0)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (!netsrv__http_tchar((unsigned char)s[i]))
+        if (!tchar[(unsigned char)s[i]])
             return 0;
     return 1;
 }
 
-/* Text that must stay on its line: no CR, LF or NUL. */
+/* Text that must stay on its line: no CR, LF or NUL.  Eight bytes at a
+ * time: a word with no byte below 0x0e (CR + 1) holds none of them, and
+ * values are checked on every response. */
 static int one_line(const char *s, size_t len)
 {
-    return !memchr(s, '\r', len) && !memchr(s, '\n', len) && !memchr(s, '\0', len);
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        /* nonzero when some byte of w is below 0x0e */
+        if (((w - ones * 0x0e) & ~w & highs) == 0)
+            continue;
+        for (size_t k = i; k < i + 8; k++)
+            if (s[k] == '\r' || s[k] == '\n' || s[k] == '\0')
+                return 0;
+    }
+    for (; i < len; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
 }
 
 static int check_headers(const netsrv_http_header *h, size_t n)
@@ -51,8 +86,34 @@ static void put(netsrv_conn *c, const void *p, size_t len, ssize_t *total)
     *total = r < 0 ? r : *total + r;
 }
 
+/* A head is put together in one piece when it fits here, so the stream
+ * gets one write instead of four per header line. */
+#define HEAD_ASSEMBLY 2048
+
 static ssize_t put_headers(netsrv_conn *c, const netsrv_http_header *h, size_t n, ssize_t total)
 {
+    size_t need = 2;
+    for (size_t i = 0; i < n && need <= HEAD_ASSEMBLY; i++)
+        need += h[i].name_len + h[i].value_len + 4;
+    if (need <= HEAD_ASSEMBLY && total >= 0) {
+        char buf[HEAD_ASSEMBLY];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(buf + k, h[i].name, h[i].name_len);
+            k += h[i].name_len;
+            buf[k++] = ':';
+            buf[k++] = ' ';
+            if (h[i].value_len)
+                memcpy(buf + k, h[i].value, h[i].value_len);
+            k += h[i].value_len;
+            buf[k++] = '\r';
+            buf[k++] = '\n';
+        }
+        buf[k++] = '\r';
+        buf[k++] = '\n';
+        put(c, buf, k, &total);
+        return total;
+    }
     for (size_t i = 0; i < n; i++) {
         put(c, h[i].name, h[i].name_len, &total);
         put(c, ": ", 2, &total);
@@ -71,12 +132,23 @@ ssize_t netsrv_http_write_head(netsrv_conn *c, int status, const char *reason,
     size_t rlen = strlen(reason);
     if (status < 100 || status > 999 || !one_line(reason, rlen) || check_headers(h, n) < 0)
         return -EINVAL;
-    char line[32];
-    int k = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+    /* "HTTP/1.1 NNN reason\r\n" without snprintf: status is 100-999. */
+    char line[16 + 512];
     ssize_t total = 0;
-    put(c, line, (size_t)k, &total);
-    put(c, reason, rlen, &total);
-    put(c, "\r\n", 2, &total);
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    if (rlen <= sizeof line - 15) {
+        memcpy(line + 13, reason, rlen);
+        memcpy(line + 13 + rlen, "\r\n", 2);
+        put(c, line, 15 + rlen, &total);
+    } else {
+        put(c, line, 13, &total);
+        put(c, reason, rlen, &total);
+        put(c, "\r\n", 2, &total);
+    }
     return put_headers(c, h, n, total);
 }
 

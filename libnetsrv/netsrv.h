@@ -271,7 +271,8 @@ typedef struct netsrv_handler {
 
 /* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
  * of the program to run per connection), "files" (ctx = a netsrv_files_dir,
- * below).  Returns NULL for unknown names. */
+ * below), "http" (ctx = a netsrv_httpd, at the end of this header).
+ * Returns NULL for unknown names. */
 const netsrv_handler *netsrv_handler_find(const char *name);
 /* NULL-terminated list of the ready handlers, for usage texts. */
 const netsrv_handler *const *netsrv_handler_list(void);
@@ -1044,6 +1045,60 @@ unsigned netsrv_pool_pids(const netsrv_pool *p, pid_t *pids, unsigned max);
  * child the application forked it only frees memory and descriptors: the
  * workers are its parent's. */
 void netsrv_pool_free(netsrv_pool *p);
+
+
+/* ---- the http handler (handlers/http*.c) ---- */
+
+/* The "http" ready handler is a static file server for browsers and
+ * curl: GET and HEAD of the files under one directory (index.html, else a
+ * listing in HTML or JSON), ranges, conditional requests, keep-alive and
+ * pipelining (idle kept connections hold no stack in async mode), and PUT
+ * uploads when asked for.  Its ctx is a netsrv_httpd set up with
+ * netsrv_httpd_init.  It never prints: each request it answers goes to the
+ * log callback, for the program to write where it likes. */
+
+/* One request answered (or refused), for an access log. */
+typedef struct netsrv_httpd_entry {
+    const netsrv_addr *peer;    /* the client */
+    time_t time;                /* when the head was read (or failed) */
+    const char *method;         /* "GET"..., NULL when no head was parsed */
+    const char *target;         /* the request target as sent ("" when none) */
+    size_t target_len;
+    int major, minor;           /* the request's HTTP version */
+    int status;                 /* the status answered */
+    long long bytes;            /* body bytes sent (not the head) */
+    const char *error;          /* why a request failed (static text), or NULL */
+} netsrv_httpd_entry;
+
+/* The http handler's settings (its netsrv_handler ctx).  Fill it with
+ * netsrv_httpd_init, change the fields below it as needed, then pass it
+ * as the handler's ctx; it must outlive the server. */
+typedef struct netsrv_httpd {
+    int upload;                 /* PUT writes files (default 0: 405) */
+    long long max_upload;       /* largest PUT body in bytes (past it:
+                                   413); default 100 MiB */
+    /* Called once per request answered, from the request's thread or
+     * process (several at once in thread mode and with workers); NULL:
+     * no log.  It must not block for long: in async mode it holds up
+     * the loop. */
+    void (*log)(const netsrv_httpd_entry *e, void *arg);
+    void *log_arg;
+    struct {                    /* private to handlers/http*.c */
+        int root_fd;            /* every path is opened beneath it */
+    } priv;
+} netsrv_httpd;
+
+/* Opens dir as the root of the files served and fills *h with the
+ * defaults.  Returns 0, or a negative errno (-ENOTDIR, -ENOENT, -EACCES...)
+ * with a reason in err. */
+int netsrv_httpd_init(netsrv_httpd *h, const char *dir, char *err, size_t errlen);
+/* Closes what netsrv_httpd_init opened.  Idempotent. */
+void netsrv_httpd_fini(netsrv_httpd *h);
+
+/* The Content-Type the http handler sends for a file name, from its
+ * extension (any case): "text/html; charset=utf-8" for "a.HTML",
+ * "application/octet-stream" for names it does not know.  Never NULL. */
+const char *netsrv_httpd_mime_type(const char *name, size_t len);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 /* A group member's half-sent message goes out whole before the
@@ -26,7 +28,7 @@ static int member_finish(netsrv_conn *c)
     return d < 0 ? d : 0;
 }
 
-static ssize_t send_all(netsrv_conn *c, const char *p, size_t len)
+static ssize_t send_all(netsrv_conn *c, const char *p, size_t len, int more)
 {
     size_t done = 0;
     if (c->member) {
@@ -47,7 +49,7 @@ static ssize_t send_all(netsrv_conn *c, const char *p, size_t len)
         /* MSG_NOSIGNAL: a vanished peer is an EPIPE, never a SIGPIPE. */
         if (c->blocking)
             netsrv__conn_arm(c);
-        ssize_t n = send(c->fd, p + done, len - done, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, p + done, len - done, MSG_NOSIGNAL | more);
         if (n > 0) {
             done += (size_t)n;
             continue;
@@ -69,7 +71,7 @@ int netsrv_flush(netsrv_conn *c)
 {
     if (c->dgram || c->wlen == 0)
         return 0;
-    ssize_t r = send_all(c, c->wbuf, c->wlen);
+    ssize_t r = send_all(c, c->wbuf, c->wlen, 0);
     c->wlen = 0;
     return r < 0 ? (int)r : 0;
 }
@@ -259,7 +261,7 @@ ssize_t netsrv_write(netsrv_conn *c, const void *buf, size_t len)
     /* A large write with nothing buffered goes straight out: copying it
      * first would only add a memcpy. */
     if (c->wlen == 0 && len >= 4096)
-        return send_all(c, buf, len);
+        return send_all(c, buf, len, 0);
     if (c->wlen + len <= limit) {
         if (wbuf_reserve(c, c->wlen + len) < 0)
             return -ENOMEM;
@@ -272,7 +274,7 @@ ssize_t netsrv_write(netsrv_conn *c, const void *buf, size_t len)
     int r = netsrv_flush(c);
     if (r < 0)
         return r;
-    return send_all(c, buf, len);
+    return send_all(c, buf, len, 0);
 }
 
 int netsrv_vprintf(netsrv_conn *c, const char *fmt, va_list ap)
@@ -343,7 +345,7 @@ static ssize_t sendfile_io(netsrv_conn *c, int fd, off_t offset, size_t count)
         }
         if (n == 0)
             break; /* the file ended before count: a short count */
-        ssize_t w = send_all(c, buf, (size_t)n);
+        ssize_t w = send_all(c, buf, (size_t)n, 0);
         if (w < 0) {
             rv = w;
             break;
@@ -354,6 +356,20 @@ static ssize_t sendfile_io(netsrv_conn *c, int fd, off_t offset, size_t count)
     return rv < 0 ? rv : (ssize_t)done;
 }
 
+/* Nothing of a file went after a head sent with MSG_MORE, so nothing
+ * pushed the head out: turning TCP_NODELAY on sends what is held (tcp(7)),
+ * and it is then set back as it was.  Other sockets hold nothing. */
+static void push_held(netsrv_conn *c)
+{
+    int was = 0, one = 1;
+    socklen_t len = sizeof was;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &was, &len) < 0)
+        return;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!was)
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &was, sizeof was);
+}
+
 /* The kernel copies file pages straight to the socket.  Whatever the
  * stream has buffered goes first, so a header written with netsrv_printf
  * precedes the body.  A full socket waits like a send: parked on a loop,
@@ -362,11 +378,20 @@ ssize_t netsrv_sendfile(netsrv_conn *c, int fd, off_t offset, size_t count)
 {
     if (c->dgram)
         return -ENOTSOCK;
-    int r = netsrv_flush(c);
-    if (r < 0)
-        return r;
-    if (c->io)
-        return sendfile_io(c, fd, offset, count);
+    if (c->io) { /* TLS: through user space */
+        int rf = netsrv_flush(c);
+        return rf < 0 ? rf : sendfile_io(c, fd, offset, count);
+    }
+    /* MSG_MORE: what is buffered (an HTTP head, say) waits in the kernel
+     * for the file's first bytes, and both leave in one segment instead
+     * of the head alone first (TCP_NODELAY would send it at once). */
+    int more = count > 0 && c->wlen > 0, r;
+    if (more) {
+        ssize_t w = send_all(c, c->wbuf, c->wlen, MSG_MORE);
+        c->wlen = 0;
+        if (w < 0)
+            return w;
+    }
     size_t done = 0;
     while (done < count) {
         if (c->blocking)
@@ -389,7 +414,12 @@ ssize_t netsrv_sendfile(netsrv_conn *c, int fd, off_t offset, size_t count)
                 return r;
             continue;
         }
-        return netsrv__conn_io_error(c, errno);
+        r = netsrv__conn_io_error(c, errno);
+        if (more && done == 0)
+            push_held(c);
+        return r;
     }
+    if (more && done == 0)
+        push_held(c);
     return (ssize_t)done;
 }

@@ -92,6 +92,8 @@ static void stack_put(netsrv__loop *l, netsrv_task *t)
     }
 }
 
+static void arm_on_input(netsrv_task *t, int fd, double timeout, int reuse);
+
 static void task_end(netsrv_task *t)
 {
     netsrv__loop *l = t->loop;
@@ -104,7 +106,7 @@ static void task_end(netsrv_task *t)
         t->done = 0;
         t->started = 0;
         stack_put(l, t);
-        netsrv__task_start_on_input(t, t->again_fd, t->again_timeout);
+        arm_on_input(t, t->again_fd, t->again_timeout, 1);
         return;
     }
     if (t->prev)
@@ -210,16 +212,28 @@ static void first_timer_cb(struct ev_loop *ev, ev_timer *tm, int revents)
     netsrv__task_abort(t, -ETIMEDOUT);
 }
 
-void netsrv__task_start_on_input(netsrv_task *t, int fd, double timeout)
+/* reuse: the watcher already has fd and EV_READ from the request's own
+ * waits (a kept connection going idle).  Setting them again would mark the
+ * fd as new to libev, which then makes an epoll_ctl for an unchanged fd:
+ * one system call more on every keep-alive request. */
+static void arm_on_input(netsrv_task *t, int fd, double timeout, int reuse)
 {
     netsrv__loop *l = t->loop;
     t->armed = 1;
-    ev_io_init(&t->io, first_io_cb, fd, EV_READ);
+    if (reuse && t->io.fd == fd && (t->io.events & (EV_READ | EV_WRITE)) == EV_READ)
+        ev_set_cb(&t->io, first_io_cb);
+    else
+        ev_io_init(&t->io, first_io_cb, fd, EV_READ);
     ev_io_start(l->ev, &t->io);
     if (timeout > 0) {
         ev_timer_init(&t->tm, first_timer_cb, timeout, 0);
         ev_timer_start(l->ev, &t->tm);
     }
+}
+
+void netsrv__task_start_on_input(netsrv_task *t, int fd, double timeout)
+{
+    arm_on_input(t, fd, timeout, 0);
 }
 
 static void io_cb(struct ev_loop *ev, ev_io *io, int revents)

@@ -60,13 +60,13 @@ comp "$NETTOOL" serve "" >"$T/h1"
 "$NETTOOL" serve --help | sed -n 's/^Handlers: *//p' | tr ' ' '\n' | grep . | sort >"$T/h0"
 [ -s "$T/h0" ] && cmp -s "$T/h0" "$T/h1"
 t_ok $? "'nettool serve <TAB>' offers the handlers of serve --help: $(words "$T/h1")"
-t_is "$(comp nettool serve "" | tr '\n' ' ')" "discard echo exec files " \
-    "'nettool serve <TAB>' with no nettool to ask: echo discard exec files"
+t_is "$(comp nettool serve "" | tr '\n' ' ')" "discard echo exec files http " \
+    "'nettool serve <TAB>' with no nettool to ask: echo discard exec files http"
 t_is "$(comp nettool serve -m "" | tr '\n' ' ')" "async fork sync thread " \
     "'nettool serve -m <TAB>' offers the modes"
 t_is "$(comp nettool serve echo --mode a | tr '\n' ' ')" "async " \
     "'nettool serve echo --mode a<TAB>' gives async"
-t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "discard echo exec files " \
+t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "discard echo exec files http " \
     "'nettool serve -m async -w 2 <TAB>' (options first) still offers the handlers"
 t_is "$(comp nettool serve echo --max-conns "" | tr '\n' ' ')" "" \
     "'nettool serve echo --max-conns <TAB>' offers nothing (a number)"
@@ -90,7 +90,7 @@ t_is "$(words "$T/bw")" "--warmup --workers" "'nettool bench ADDR --w<TAB>' give
 t_is "$(comp nettool echo --t | tr '\n' ' ')" "--timeout " "'nettool echo --t<TAB>' gives --timeout"
 
 # ---- links and serve exec's program
-t_is "$(comp nettool-serve "" | tr '\n' ' ')" "discard echo exec files " \
+t_is "$(comp nettool-serve "" | tr '\n' ' ')" "discard echo exec files http " \
     "'nettool-serve <TAB>' offers the handlers"
 t_is "$(comp nettool-bench --j | tr '\n' ' ')" "--json " "'nettool-bench --j<TAB>' gives --json"
 comp nettool serve exec -m fork -- ca >"$T/prog"
@@ -103,6 +103,10 @@ comp nettool serve files -m async "$T/cdir/" >"$T/dirs"
 t_is "$(words "$T/dirs")" "$T/cdir/dsub" "'nettool serve files -m async DIR<TAB>' offers directories only"
 t_is "$(comp nettool serve files "$T/cdir" -m "" | tr '\n' ' ')" "async fork sync thread " \
     "'nettool serve files DIR -m <TAB>' still offers the modes"
+comp nettool serve http --upload "$T/cdir/" >"$T/hdirs"
+t_is "$(words "$T/hdirs")" "$T/cdir/dsub" "'nettool serve http --upload DIR<TAB>' offers directories only"
+t_is "$(comp nettool serve http "$T/cdir" --no-l | tr '\n' ' ')" "--no-log " \
+    "'nettool serve http DIR --no-l<TAB>' gives --no-log"
 comp nettool download 127.0.0.1:7000 big -o "$T/cdir/a" >"$T/ofile"
 t_is "$(words "$T/ofile")" "$T/cdir/afile" "'nettool download ADDR NAME -o F<TAB>' offers files"
 t_is "$(comp nettool download 127.0.0.1:7000 big --c | tr '\n' ' ')" "--continue " \

@@ -126,3 +126,14 @@ check_PROGRAMS += tests/pool.t
 TESTS += tests/pool.t
 tests_pool_t_SOURCES = tests/pool.c $(tests_common)
 tests_pool_t_LDADD = libnetsrv/libnetsrv.la
+
+# The http handler: tests/httpd.t checks its types, its setup and its log
+# callback through the library's API; tests/serve_http.sh drives "nettool serve http" with raw
+# requests (tests/httpclient.py) and curl in every mode; tests/http_idle.sh
+# holds 10,000 idle keep-alive connections; tests/browser_http.sh loads
+# pages in headless Chromium.
+check_PROGRAMS += tests/httpd.t
+TESTS += tests/httpd.t tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh
+tests_httpd_t_SOURCES = tests/httpd.c $(tests_common)
+tests_httpd_t_LDADD = libnetsrv/libnetsrv.la
+EXTRA_DIST += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh tests/httpclient.py

@@ -23,10 +23,12 @@ _Static_assert(NETSRV_STACK_MIN == 16 * 1024,
 const char nt_serve_usage[] =
     "Usage: nettool serve HANDLER [OPTIONS] [-- PROG ARGS...]\n"
     "   or: nettool serve files DIR [OPTIONS]\n"
+    "   or: nettool serve http DIR [OPTIONS]\n"
     "Serve HANDLER on an address until SIGINT or SIGTERM.  The exec handler\n"
     "runs PROG ARGS for each connection, with the connection as its stdin\n"
     "and stdout.  The files handler serves the regular files below DIR, with\n"
     "their SHA-256, to 'nettool download' (the protocol is in nettool(1)).\n"
+    "The http handler serves the files below DIR to browsers and curl.\n"
     "Prints 'nettool serve: HANDLER (MODE) listening on ADDR'\n"
     "with the address actually bound (0.0.0.0:7000 for -l 7000, the real\n"
     "port for port 0).\n"
@@ -62,6 +64,16 @@ const char nt_serve_usage[] =
     "                       served, at exit)\n"
     "  -q, --quiet          do not print the listening line\n"
     "  -h, --help           show this help\n"
+    "\nThe http handler: GET and HEAD of the files under DIR, index.html or a\n"
+    "listing (HTML, or JSON when Accept asks for it) for a directory, ranges,\n"
+    "ETag and Last-Modified with conditional requests, keep-alive.  Names\n"
+    "starting with '.' and symlinks leading out of DIR are not served.  Its\n"
+    "idle timeout is 60 s unless --timeout is given.\n"
+    "      --no-log         no access log (by default one Common Log Format\n"
+    "                       line per request on stderr)\n"
+    "      --upload         accept PUT: the body replaces the file under DIR\n"
+    "                       (written to a hidden temporary file, then renamed)\n"
+    "      --max-upload SIZE  largest upload (suffix k, M or G; default 100M)\n"
     "\nAn option that does not apply to the mode or the socket is a usage\n"
     "error (exit 2), never silently ignored.\n"
     "\nThe soft limit on open files is raised to the hard limit at start, so\n"
@@ -77,7 +89,10 @@ enum {
     OPT_NO_NODELAY,
     OPT_REUSE_PORT,
     OPT_STACK_SIZE,
-    OPT_REQUEST_TIMEOUT
+    OPT_REQUEST_TIMEOUT,
+    OPT_NO_LOG,
+    OPT_UPLOAD,
+    OPT_MAX_UPLOAD
 };
 
 static const struct option nt_serve_options[] = {
@@ -86,7 +101,9 @@ static const struct option nt_serve_options[] = {
     { "drain",      required_argument, NULL, OPT_DRAIN },
     { "listen",     required_argument, NULL, 'l' },
     { "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
+    { "max-upload", required_argument, NULL, OPT_MAX_UPLOAD },
     { "mode",       required_argument, NULL, 'm' },
+    { "no-log",     no_argument,       NULL, OPT_NO_LOG },
     { "nodelay",    no_argument,       NULL, OPT_NODELAY },
     { "no-nodelay", no_argument,       NULL, OPT_NO_NODELAY },
     { "per-ip",     required_argument, NULL, OPT_PER_IP },
@@ -95,6 +112,7 @@ static const struct option nt_serve_options[] = {
     { "stack-size", required_argument, NULL, OPT_STACK_SIZE },
     { "timeout",    required_argument, NULL, OPT_TIMEOUT },
     { "udp",        no_argument,       NULL, 'u' },
+    { "upload",     no_argument,       NULL, OPT_UPLOAD },
     { "workers",    required_argument, NULL, 'w' },
     NT_COMMON_LONGOPTS,
     { NULL, 0, NULL, 0 }
@@ -185,7 +203,12 @@ struct nt_serve_given {
     const char *nodelay;    /* --nodelay or --no-nodelay, the last one */
     const char *reuse_port;
     int udp;                /* -u */
-    const char *stream_only;/* a handler that needs a stream (exec, files) */
+    const char *stream_only;/* a handler that needs a stream (exec, files, http) */
+    int http;               /* the http handler */
+    const char *http_opt;   /* an option of the http handler, the last one */
+    int upload;             /* --upload */
+    const char *max_upload; /* --max-upload */
+    int timeout;            /* --timeout */
 };
 
 /* The socket the server will have, as far as it is known: before an
@@ -229,6 +252,10 @@ static int nt_serve_misfit(const struct nt_serve_given *g, netsrv_mode mode,
         /* The library would only fail each datagram with ENOTSOCK. */
         snprintf(msg, len, "the %s handler needs a stream socket (%s)", g->stream_only,
                  g->udp ? "drop -u" : "the inherited one takes datagrams");
+    else if (g->http_opt && !g->http)
+        snprintf(msg, len, "%s is an option of the http handler", g->http_opt);
+    else if (g->max_upload && !g->upload)
+        snprintf(msg, len, "%s needs --upload (uploads are off)", g->max_upload);
     else if (g->per_ip && sk->dgram)
         snprintf(msg, len, "%s counts connections: there are none with datagrams (%s)",
                  g->per_ip, dg);
@@ -275,6 +302,9 @@ int nt_serve_main(int argc, char **argv)
     const char *hname = NULL, *dir = NULL;
     char **prog = NULL;
     netsrv_files_dir *files = NULL;
+    netsrv_httpd httpd;
+    int httpd_ready = 0, http_log = 1;
+    size_t max_upload = 0;
     netsrv_server *srv = NULL;
     char err[NETSRV_ERRLEN] = "";
     char where[NETSRV_ADDRSTRLEN];
@@ -309,8 +339,8 @@ int nt_serve_main(int argc, char **argv)
                 hname = argv[optind++];
                 continue;
             }
-            /* files DIR: the directory, and options may follow it. */
-            if (!dir && !dashdash && strcmp(hname, "files") == 0) {
+            /* files DIR, http DIR: the directory, and options may follow it. */
+            if (!dir && !dashdash && (strcmp(hname, "files") == 0 || strcmp(hname, "http") == 0)) {
                 dir = argv[optind++];
                 continue;
             }
@@ -363,6 +393,20 @@ int nt_serve_main(int argc, char **argv)
             break;
         case OPT_TIMEOUT:
             cfg.timeout = nt_opt_seconds("--timeout", optarg);
+            given.timeout = 1;
+            break;
+        case OPT_NO_LOG:
+            http_log = 0;
+            given.http_opt = "--no-log";
+            break;
+        case OPT_UPLOAD:
+            given.upload = 1;
+            given.http_opt = "--upload";
+            break;
+        case OPT_MAX_UPLOAD:
+            max_upload = nt_opt_size("--max-upload", optarg);
+            given.max_upload = "--max-upload";
+            given.http_opt = "--max-upload";
             break;
         case OPT_REQUEST_TIMEOUT:
             cfg.request_timeout = nt_opt_seconds("--request-timeout", optarg);
@@ -417,6 +461,12 @@ int nt_serve_main(int argc, char **argv)
             nt_usage_error("the files handler needs a directory: nettool serve files DIR");
         given.stream_only = "files";
     }
+    given.http = strcmp(hname, "http") == 0;
+    if (given.http) {
+        if (!dir)
+            nt_usage_error("the http handler needs a directory: nettool serve http DIR");
+        given.stream_only = "http";
+    }
 
     if (!cfg.address)
         cfg.address = netsrv_listen_fds(0) > 0 ? "systemd" : "127.0.0.1:7000";
@@ -433,7 +483,22 @@ int nt_serve_main(int argc, char **argv)
     if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why))
         nt_usage_error("%s", why);
 
-    if (dir) {
+    if (given.http) {
+        if ((rc = netsrv_httpd_init(&httpd, dir, err, sizeof err)) < 0) {
+            nt_error("cannot serve %s: %s", dir, nt_reason(err, rc, dir));
+            return NT_EXIT_FAILURE;
+        }
+        httpd_ready = 1;
+        httpd.upload = given.upload;
+        if (given.max_upload)
+            httpd.max_upload = (long long)max_upload;
+        httpd.log = http_log ? nt_serve_http_log : NULL;
+        handler.ctx = &httpd;
+        /* A client that stops halfway through a head must not hold its
+         * connection for ever (nginx waits 60 s as well). */
+        if (!given.timeout)
+            cfg.timeout = 60;
+    } else if (dir) {
         if ((rc = netsrv_files_dir_open(&files, dir, 0, err, sizeof err)) < 0) {
             nt_error("cannot serve %s: %s", dir, nt_reason(err, rc, dir));
             return NT_EXIT_FAILURE;
@@ -447,6 +512,8 @@ int nt_serve_main(int argc, char **argv)
     if (rc < 0) {
         nt_error("cannot listen on %s: %s", cfg.address, nt_reason(err, rc, cfg.address));
         netsrv_files_dir_close(files);
+        if (httpd_ready)
+            netsrv_httpd_fini(&httpd);
         return NT_EXIT_FAILURE;
     }
     /* The sockets systemd passed are the server's now; programs the exec
@@ -458,6 +525,8 @@ int nt_serve_main(int argc, char **argv)
         if (nt_serve_misfit(&given, cfg.mode, &sock, why, sizeof why)) {
             netsrv_server_free(srv);
             netsrv_files_dir_close(files);
+            if (httpd_ready)
+                netsrv_httpd_fini(&httpd);
             nt_usage_error("%s", why);
         }
     }
@@ -488,5 +557,7 @@ int nt_serve_main(int argc, char **argv)
                      fs.bytes_hashed, fs.cache_hits, fs.bytes_sent);
         netsrv_files_dir_close(files);
     }
+    if (httpd_ready)
+        netsrv_httpd_fini(&httpd);
     return rc < 0 ? NT_EXIT_FAILURE : NT_EXIT_OK;
 }

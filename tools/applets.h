@@ -79,7 +79,7 @@ double nt_opt_seconds(const char *option, const char *text);
 unsigned nt_opt_unsigned(const char *option, const char *text);
 
 /* Parse a byte count: a decimal number with an optional binary suffix
- * k/K (KiB) or m/M (MiB).  0 or -1 for text it refuses (or past SIZE_MAX);
+ * k/K (KiB), m/M (MiB) or g/G (GiB).  0 or -1 for text it refuses (or past SIZE_MAX);
  * the _opt form exits 2 instead. */
 int nt_parse_size(const char *text, size_t *out);
 size_t nt_opt_size(const char *option, const char *text);
@@ -99,5 +99,12 @@ void nt_check_address(const char *text);
 
 /* Ignores SIGPIPE: a closed peer then shows up as EPIPE, not a death. */
 void nt_ignore_sigpipe(void);
+
+/* -------------------------------------------------------- serve_http.c */
+
+struct netsrv_httpd_entry;
+/* The http handler's log callback: one Common Log Format line on stderr
+ * per request. */
+void nt_serve_http_log(const struct netsrv_httpd_entry *e, void *arg);
 
 #endif /* NT_APPLETS_H */

@@ -210,6 +210,8 @@ int nt_parse_size(const char *text, size_t *out)
         scale = 1024;
     else if ((end[0] == 'm' || end[0] == 'M') && !end[1])
         scale = 1024 * 1024;
+    else if ((end[0] == 'g' || end[0] == 'G') && !end[1])
+        scale = 1024ull * 1024 * 1024;
     else if (*end)
         return -1;
     if (v > SIZE_MAX / scale)
@@ -223,7 +225,7 @@ size_t nt_opt_size(const char *option, const char *text)
     size_t v;
 
     if (nt_parse_size(text, &v) < 0)
-        nt_usage_error("invalid %s '%s' (want bytes, like 4096, 64k or 1M)", option, text);
+        nt_usage_error("invalid %s '%s' (want bytes, like 4096, 64k, 1M or 2G)", option, text);
     return v;
 }
 

@@ -13,7 +13,8 @@ tools_nettool_SOURCES = \
 	tools/download_part.c \
 	tools/progress.c \
 	tools/applet_echo.c \
-	tools/applet_serve.c
+	tools/applet_serve.c \
+	tools/serve_http.c
 tools_nettool_LDADD = libnetsrv/libnetsrv.la $(EV_LIBS)
 # Linked statically against the in-tree libnetsrv: tools/nettool is then
 # the real binary (no libtool wrapper script), so a link named after an

@@ -1,6 +1,6 @@
 # nettool.bash - bash completion for nettool: applets, handlers, modes,
 # each applet's options, the program after "serve exec ... --", the DIR of
-# "serve files" and the ADDR NAME [-o FILE] of "download".
+# "serve files" and "serve http", and the ADDR NAME [-o FILE] of "download".
 # Installed as $(datadir)/bash-completion/completions/nettool.
 #
 # The option lists follow the usage texts ("nettool APPLET --help");
@@ -17,7 +17,7 @@ _nettool_has()
 }
 
 # _nettool_serve_files FIRST: the handler operand of the command line being
-# completed (words from FIRST on) is "files".
+# completed (words from FIRST on) is one that takes a DIR: "files" or "http".
 _nettool_serve_files()
 {
     local j
@@ -27,7 +27,7 @@ _nettool_serve_files()
             continue
         fi
         [[ ${words[j]} == -* ]] && continue
-        [[ ${words[j]} == files ]]
+        [[ ${words[j]} == files || ${words[j]} == http ]]
         return
     done
     return 1
@@ -83,9 +83,10 @@ _nettool()
     case $applet in
         serve)
             argopts="-l --listen -m --mode -w --workers --stack-size --max-conns
-                     --per-ip --timeout --request-timeout --drain --backlog"
+                     --per-ip --timeout --request-timeout --drain --backlog
+                     --max-upload"
             opts="$argopts -u --udp --dgram --nodelay --no-nodelay --reuse-port
-                  -v --verbose -q --quiet -h --help --" ;;
+                  --no-log --upload -v --verbose -q --quiet -h --help --" ;;
         echo)
             argopts="--timeout"
             opts="$argopts -u --udp --dgram -v --verbose -q --quiet -h --help" ;;
@@ -163,11 +164,11 @@ _nettool()
                         handlers=$("$prog" --help 2>/dev/null)
                     fi
                     handlers=$(sed -n 's/^Handlers: *//p' <<<"$handlers")
-                    [[ -n $handlers ]] || handlers="echo discard exec files"
+                    [[ -n $handlers ]] || handlers="echo discard exec files http"
                     COMPREPLY=($(compgen -W "$handlers" -- "$cur"))
                     return
                 fi
-                # serve files DIR: a directory.
+                # serve files DIR, serve http DIR: a directory.
                 if [[ $operands -eq 1 ]] && _nettool_serve_files "$first"; then
                     COMPREPLY=($(compgen -d -- "$cur"))
                     return
