@@ -12,4 +12,7 @@ libnetsrv_libnetsrv_la_SOURCES += \
 	handlers/http_dir.c \
 	handlers/http_put.c \
 	handlers/http_mime.c
+# chat
+libnetsrv_libnetsrv_la_SOURCES += handlers/chat.c handlers/chat_proto.c
+# end chat
 noinst_HEADERS += handlers/files_cache.h handlers/httpd.h

@@ -9,6 +9,9 @@ extern const netsrv_handler netsrv__handler_discard;
 extern const netsrv_handler netsrv__handler_exec;
 extern const netsrv_handler netsrv__handler_files;
 extern const netsrv_handler netsrv__handler_http;
+/* chat */
+extern const netsrv_handler netsrv__handler_chat;
+/* end chat */
 
 static const netsrv_handler *const all[] = {
     &netsrv__handler_echo,
@@ -16,6 +19,9 @@ static const netsrv_handler *const all[] = {
     &netsrv__handler_exec,
     &netsrv__handler_files,
     &netsrv__handler_http,
+    /* chat */
+    &netsrv__handler_chat,
+    /* end chat */
     NULL,
 };
 

@@ -213,6 +213,7 @@ static int connect_one(const netsrv_addr *a, int dgram, double deadline, char *e
         }
     }
     if (rc < 0) {
+        netsrv__task_unwatch(netsrv__task_current(), fd); /* the next try may get the same number */
         close(fd);
         netsrv_addr_format(a, shown, sizeof shown);
         return netsrv__seterr(err, errlen, rc, "%s: %s", shown, netsrv_strerror(rc));

@@ -109,7 +109,8 @@ int netsrv__conn_wait(netsrv_conn *c, short events)
         deadline = c->end_deadline;
     if (c->member && events == POLLIN)
         return member_wait_input(c, deadline);
-    return why_to_errno(netsrv__task_wait(c->task, c->fd, events, deadline, NETSRV__NOWAKE));
+    return why_to_errno(
+        netsrv__task_wait(c->task, c->fd, events, deadline, NETSRV__NOWAKE | NETSRV__KEEPIO));
 }
 
 /* nginx's lingering close: with the output side shut the peer reads the
@@ -147,8 +148,10 @@ void netsrv__conn_close(netsrv_conn *c)
         netsrv_group_leave(netsrv__member_group(c), c);
     if (c->dgram) {
         netsrv__dgram_end(c);
-        if (!c->srv) /* a client's own socket; a server's is shared */
+        if (!c->srv) { /* a client's own socket; a server's is shared */
+            netsrv__task_unwatch(c->task, c->fd);
             close(c->fd);
+        }
         c->fd = -1;
         return;
     }
@@ -171,6 +174,7 @@ void netsrv__conn_close(netsrv_conn *c)
     } else {
         c->fd = -1;
     }
+    netsrv__task_unwatch(c->task, fd);
     close(fd);
 }
 

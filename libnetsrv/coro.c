@@ -5,6 +5,7 @@
 #include "config.h"
 #include "coro.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,6 +23,21 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* ThreadSanitizer keeps a shadow stack and a clock per thread; a switch
+ * of stacks it is not told about mixes one coroutine's frames and
+ * accesses with another's, and its reports make no sense.  Each stack is
+ * a fiber to it, switched to right before the stacks change. */
+#if defined(NETSRV_TSAN) || defined(__SANITIZE_THREAD__)
+#define NETSRV_TSAN_FIBERS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NETSRV_TSAN_FIBERS 1
+#endif
+#endif
+#ifdef NETSRV_TSAN_FIBERS
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #ifdef HAVE_VALGRIND_VALGRIND_H
 #include <valgrind/valgrind.h>
 #else
@@ -34,11 +50,17 @@ void netsrv__ctx_switch(void **save_sp, void *load_sp);
 void netsrv__ctx_start(void);
 #endif
 
+/* Atomic: loops in several threads make stacks at once (workers=N), and
+ * two of them may fill the cache together.  Relaxed is enough, all write
+ * the same value; the load is a plain move. */
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (!ps)
+    static _Atomic size_t cached;
+    size_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (!ps) {
         ps = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&cached, ps, memory_order_relaxed);
+    }
     return ps;
 }
 
@@ -156,6 +178,12 @@ int netsrv__coro_init(netsrv__coro *co, size_t size, void (*fn)(void *), void *a
     co->size = size;
     /* without this, memcheck takes every switch for a wild stack pointer */
     co->valgrind_id = VALGRIND_STACK_REGISTER((char *)mem + ps, (char *)mem + ps + size);
+#ifdef NETSRV_TSAN_FIBERS
+    /* Kept while the stack is reused by other tasks of the same loop:
+     * they run one after the other on its thread, and every switch
+     * orders them (a synchronising switch), so one fiber per stack does. */
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
     netsrv__coro_reset(co, fn, arg);
     return 0;
 }
@@ -167,6 +195,12 @@ void netsrv__coro_free(netsrv__coro *co)
         VALGRIND_STACK_DEREGISTER(co->valgrind_id);
     if (co->stack)
         munmap(co->stack, co->size + page_size());
+#ifdef NETSRV_TSAN_FIBERS
+    /* Never the running fiber: stacks are freed from the loop's context. */
+    if (co->stack && co->tsan_fiber)
+        __tsan_destroy_fiber(co->tsan_fiber);
+    co->tsan_fiber = NULL;
+#endif
     co->stack = NULL;
 }
 
@@ -182,6 +216,14 @@ void netsrv__coro_switch(netsrv__coro *from, netsrv__coro *to, int last)
     __sanitizer_start_switch_fiber(last ? NULL : &from->asan_fake, bottom, size);
 #else
     (void)last;
+#endif
+#ifdef NETSRV_TSAN_FIBERS
+    /* A context with no stack of its own (a loop's) is whatever fiber
+     * runs it, the thread's as a rule: learnt on each switch away, since
+     * a loop may run in another thread than the last time. */
+    if (!from->stack)
+        from->tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
 #ifdef NETSRV_CORO_ASM
     netsrv__ctx_switch(&from->sp, to->sp);

@@ -33,6 +33,9 @@ typedef struct netsrv__coro {
     const void *asan_bottom;
     size_t asan_size;
     unsigned valgrind_id;  /* the stack as registered with valgrind */
+    /* ThreadSanitizer's fiber: made with the stack, freed with it, and
+     * learnt from the thread for a context with no stack of its own */
+    void *tsan_fiber;
 } netsrv__coro;
 
 /* Maps a stack of size bytes (rounded up to pages) plus a guard page and

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 typedef struct netsrv__msg {
     struct netsrv__msg *next;
@@ -142,6 +143,37 @@ void netsrv_group_leave(netsrv_group *g, netsrv_conn *c)
     free(m);
 }
 
+int netsrv_group_move(netsrv_group *from, netsrv_group *to, netsrv_conn *c)
+{
+    netsrv__member *m = c->member;
+    if (!m || m->g != from)
+        return -ENOENT;
+    if (from == to)
+        return 0;
+    /* One lock at a time, so two members moving opposite ways cannot
+     * deadlock; meanwhile the member is in neither list and misses what
+     * either sends, as one leaving and joining would. */
+    pthread_mutex_lock(&from->lock);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        from->members = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    from->n--;
+    pthread_mutex_unlock(&from->lock);
+    pthread_mutex_lock(&to->lock);
+    m->prev = NULL;
+    m->next = to->members;
+    if (to->members)
+        to->members->prev = m;
+    to->members = m;
+    to->n++;
+    m->g = to;
+    pthread_mutex_unlock(&to->lock);
+    return 0;
+}
+
 unsigned netsrv_group_size(netsrv_group *g)
 {
     pthread_mutex_lock(&g->lock);
@@ -159,6 +191,10 @@ static int enqueue(netsrv_group *g, netsrv__member *m, const void *buf, size_t l
     if (m->bytes + len > g->cap) {
         m->dropped++;
         if (g->policy == NETSRV_GROUP_DISCONNECT) {
+            /* What was queued never goes out either: it counts as dropped,
+             * so a leave notice can say how much the member missed. */
+            for (netsrv__msg *q = m->head; q; q = q->next)
+                m->dropped++;
             m->kicked = 1;
             queue_clear(m);
             netsrv_task_wake(m->task);
@@ -224,6 +260,16 @@ int netsrv_group_member_stats(netsrv_conn *c, unsigned long long *dropped, size_
 
 /* ---- delivery, by the member's own task ---- */
 
+#define DELIVER_IOV 64
+
+static size_t iov_total(const struct iovec *iov, int k)
+{
+    size_t t = 0;
+    for (int i = 0; i < k; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
 /* Sends what the socket takes of the member's queue without waiting.
  * Returns 1 while bytes remain, 0 when the queue is empty, -ECONNABORTED
  * when the member was cut off, or a send error. */
@@ -238,23 +284,42 @@ int netsrv__member_deliver(netsrv_conn *c)
         return -ECONNABORTED;
     }
     while (m->head) {
-        netsrv__msg *msg = m->head;
-        ssize_t n = send(c->fd, msg->data + m->off, msg->len - m->off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        /* Many queued lines (a burst in the room) go in one sendmsg, not
+         * one send each: the syscall is most of a delivery's cost. */
+        struct iovec iov[DELIVER_IOV];
+        int k = 0;
+        size_t off = m->off;
+        for (netsrv__msg *q = m->head; q && k < DELIVER_IOV; q = q->next, off = 0) {
+            iov[k].iov_base = q->data + off;
+            iov[k++].iov_len = q->len - off;
+        }
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)k };
+        ssize_t n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             rc = errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -errno;
             break;
         }
-        m->off += (size_t)n;
         m->bytes -= (size_t)n;
-        if (m->off == msg->len) {
+        size_t left = (size_t)n;
+        while (left) {
+            netsrv__msg *msg = m->head;
+            size_t rest = msg->len - m->off;
+            if (left < rest) {
+                m->off += left;
+                break;
+            }
+            left -= rest;
             m->head = msg->next;
             if (!m->head)
                 m->tail = NULL;
             m->off = 0;
             free(msg);
+        }
+        if ((size_t)n < iov_total(iov, k)) {
+            rc = 1; /* the socket took less: it is full */
+            break;
         }
     }
     pthread_mutex_unlock(&g->lock);
@@ -270,6 +335,27 @@ int netsrv__member_partial(netsrv_conn *c)
     int partial = m->off > 0 || m->kicked;
     pthread_mutex_unlock(&m->g->lock);
     return partial;
+}
+
+int netsrv_group_flush(netsrv_conn *c, double timeout)
+{
+    if (!c->member)
+        return -ENOENT;
+    double end = timeout > 0 ? netsrv__now() + timeout : NETSRV__INF;
+    if (c->end_deadline < end)
+        end = c->end_deadline;
+    for (;;) {
+        int d = netsrv__member_deliver(c);
+        if (d <= 0)
+            return d;
+        int why = netsrv__task_wait(c->task, c->fd, POLLOUT, end, NETSRV__NOWAKE);
+        if (why == NETSRV_WAIT_TIMEOUT)
+            return -ETIMEDOUT;
+        if (why == NETSRV_WAIT_DRAINED)
+            return -ECANCELED;
+        if (why < 0)
+            return why;
+    }
 }
 
 netsrv_group *netsrv__member_group(netsrv_conn *c)

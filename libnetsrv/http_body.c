@@ -57,6 +57,14 @@ static int on_body(http_parser *p, const char *at, size_t n)
     if (b->chunked) {
         if (!framing_ok(b, b->priv.scan, at))
             return cb_fail(b, -EBADMSG, "bad chunk framing");
+        /* The framing before this piece (since the last piece of this
+         * step, or the step's start plus what earlier steps carried) is
+         * bounded here too: counted only after a step, a long chunk
+         * extension passed whenever its chunk's data came in the same
+         * read, so the limit depended on how the bytes were split. */
+        size_t framing = (size_t)(at - b->priv.scan) + (b->priv.body_end ? 0 : b->priv.framing);
+        if (framing > b->priv.max_head)
+            return cb_fail(b, -EMSGSIZE, "chunk lines or trailers longer than max_head");
         b->priv.scan = at + n;
         /* The last piece of a chunk's data comes with content_length 0. */
         if (p->content_length == 0)
@@ -156,6 +164,12 @@ static const http_parser_settings body_settings = {
 static ssize_t fail(netsrv_http_body *b, int rc, const char *why)
 {
     b->priv.rc = rc;
+    /* A failed body is never done, even when http-parser went on to the
+     * message's end: the bad framing after the last chunk's data
+     * ("helloXX0\r\n\r\n") is only seen once the step is over, and a
+     * caller that stops at done (netsrv_httpc_close keeps the connection
+     * then) would take the body for good and the stream for in step. */
+    b->done = 0;
     if (why)
         b->error = why;
     return rc;

@@ -35,12 +35,26 @@ libnetsrv_libnetsrv_la_SOURCES = \
 	libnetsrv/http_path.c \
 	libnetsrv/http_date.c \
 	libnetsrv/http_range.c \
+	libnetsrv/http_client.c \
 	libnetsrv/sha256.c \
 	libnetsrv/tls.c \
 	libnetsrv/beneath.c \
 	libnetsrv/files_proto.c \
 	libnetsrv/files_client.c \
 	libnetsrv/pool.c
+# One file copied to a temporary name and renamed (nettool dircopy's core).
+libnetsrv_libnetsrv_la_SOURCES += libnetsrv/copy.c
+# A journal of finished work in SQLite (dircopy's re-runs).
+libnetsrv_libnetsrv_la_SOURCES += libnetsrv/journal.c
+
+# The scraper's and crawler's pieces.
+libnetsrv_libnetsrv_la_SOURCES += \
+	libnetsrv/regex.c \
+	libnetsrv/charset.c \
+	libnetsrv/html.c \
+	libnetsrv/url.c \
+	libnetsrv/robots.c \
+	libnetsrv/crawl.c
 # Only the host's context switch is assembled (coro.h picks ucontext on
 # other machines): an empty object would strip the library's
 # branch-protection marking where a distribution builds with it.
@@ -51,6 +65,6 @@ if CORO_AARCH64
 libnetsrv_libnetsrv_la_SOURCES += libnetsrv/coro_switch_aarch64.S
 endif
 libnetsrv_libnetsrv_la_LDFLAGS = -version-info $(NETSRV_LT_VERSION) $(AM_LDFLAGS)
-libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS)
+libnetsrv_libnetsrv_la_LIBADD = $(EV_LIBS) $(HTTP_PARSER_LIBS) $(PCRE2_LIBS) $(SQLITE_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS)
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA += libnetsrv/libnetsrv.pc

@@ -22,7 +22,7 @@ int netsrv__loop_is_mine(netsrv__loop *l)
  * waiting for input starts; then the list's reference goes. */
 static void wake_one(netsrv_task *t)
 {
-    if (t->waiting && !t->done)
+    if (t->waiting && !netsrv__task_done(t))
         netsrv__task_resume(t, NETSRV__RES_WAKE);
     else
         netsrv__task_kick(t);
@@ -62,23 +62,34 @@ void netsrv__loop_ready(netsrv__loop *l, netsrv_task *t)
     ev_idle_start(l->ev, &l->ready_w);
 }
 
-static void remote_cb(struct ev_loop *ev, ev_async *w, int revents)
+/* Takes the remote list and hands each task on it to fn.  Each task
+ * leaves the list (rqueued = 0) only as it is taken, under the lock: one
+ * still on it is never listed again, since listing it anew would set its
+ * rnext while this walk still has to follow it (a sender waking the same
+ * task again meanwhile cut the list, and the tasks past the cut stayed
+ * marked as listed, deaf for good). */
+static void remote_each(netsrv__loop *l, void (*fn)(netsrv_task *))
 {
-    netsrv__loop *l = container_of(w, netsrv__loop, remote_w);
-    (void)ev;
-    (void)revents;
     pthread_mutex_lock(&l->rlock);
     netsrv_task *t = l->remote;
     l->remote = NULL;
-    for (netsrv_task *p = t; p; p = p->rnext)
-        p->rqueued = 0;
     pthread_mutex_unlock(&l->rlock);
     while (t) {
+        pthread_mutex_lock(&l->rlock);
         netsrv_task *next = t->rnext;
         t->rnext = NULL;
-        wake_one(t);
+        t->rqueued = 0;
+        pthread_mutex_unlock(&l->rlock);
+        fn(t);
         t = next;
     }
+}
+
+static void remote_cb(struct ev_loop *ev, ev_async *w, int revents)
+{
+    (void)ev;
+    (void)revents;
+    remote_each(container_of(w, netsrv__loop, remote_w), wake_one);
 }
 
 void netsrv__loop_remote(netsrv__loop *l, netsrv_task *t)
@@ -113,10 +124,31 @@ int netsrv__loop_init(netsrv__loop *l, size_t stack_size, size_t rbufsize)
     return 0;
 }
 
+/* Wake-ups still listed when the loop stopped.  A loop stops once its
+ * last task ended, in the callback that ended it: a wake-up listed
+ * meanwhile (a remote one is listed even for a running task; its ev_async
+ * is only seen on the next turn, which never comes) still holds the
+ * list's reference, often the task's last.  Dropping them frees those
+ * tasks, before the caches go (a request gives its buffer back to them). */
+static void drop_listed(netsrv__loop *l)
+{
+    netsrv_task *t = l->ready;
+    l->ready = l->ready_tail = NULL;
+    while (t) {
+        netsrv_task *next = t->qnext;
+        t->qnext = NULL;
+        t->queued = 0;
+        netsrv__task_unref(t);
+        t = next;
+    }
+    remote_each(l, netsrv__task_unref);
+}
+
 void netsrv__loop_fini(netsrv__loop *l)
 {
     if (!l->ev)
         return; /* never initialised, or already finished */
+    drop_listed(l);
     while (l->nstacks)
         netsrv__coro_free(&l->stacks[--l->nstacks]);
     while (l->nrbufs)

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -211,7 +212,9 @@ typedef struct netsrv_group netsrv_group;
 /* What a member's full queue does to a new message. */
 #define NETSRV_GROUP_DROP 0       /* drops it, and counts it */
 #define NETSRV_GROUP_DISCONNECT 1 /* cuts the member off: its stream calls
-                                     fail with -ECONNABORTED from then on */
+                                     fail with -ECONNABORTED from then on;
+                                     the message and those still queued
+                                     count as dropped */
 
 /* A new group whose members queue at most queue_bytes each (0: 256 KiB).
  * Returns 0 or -EINVAL (unknown policy) / -ENOMEM. */
@@ -231,6 +234,17 @@ int netsrv_group_send(netsrv_group *g, netsrv_conn *from, const void *buf, size_
 /* Queues len bytes for one member: 0, -ENOBUFS (its queue is full),
  * -ENOENT (not a member). */
 int netsrv_group_send_to(netsrv_group *g, netsrv_conn *to, const void *buf, size_t len);
+/* Moves the member c from one group to another (a chat room change)
+ * with its queue as it is, so a message half sent goes on whole; from
+ * then on to's queue size and policy apply.  Returns 0 or -ENOENT (c is
+ * no member of from). */
+int netsrv_group_move(netsrv_group *from, netsrv_group *to, netsrv_conn *c);
+/* Writes out what is queued for the member c now, waiting as c's task
+ * at most timeout seconds (<= 0: no limit but c's own deadlines), e.g.
+ * before a request that leaves ends.  Returns 0 (all sent), -ETIMEDOUT,
+ * -ECANCELED (drained), -ECONNABORTED (cut off), -ENOENT (no member) or
+ * the socket's error. */
+int netsrv_group_flush(netsrv_conn *c, double timeout);
 /* Members now. */
 unsigned netsrv_group_size(netsrv_group *g);
 /* c's messages dropped so far and bytes queued; returns 1 when c was cut
@@ -271,7 +285,8 @@ typedef struct netsrv_handler {
 
 /* The ready handlers: "echo", "discard", "exec" (ctx = NULL-terminated argv
  * of the program to run per connection), "files" (ctx = a netsrv_files_dir,
- * below), "http" (ctx = a netsrv_httpd, at the end of this header).
+ * below), "http" (ctx = a netsrv_httpd, at the end of this header),
+ * "chat" (ctx = a netsrv_chat, at the end of this header, or NULL).
  * Returns NULL for unknown names. */
 const netsrv_handler *netsrv_handler_find(const char *name);
 /* NULL-terminated list of the ready handlers, for usage texts. */
@@ -460,6 +475,12 @@ void netsrv_consume(netsrv_request *req, size_t len);
  * netsrv_flush() and when the request ends.  Returns len or a negative
  * errno.  Short sends, EINTR and SIGPIPE are dealt with inside. */
 ssize_t netsrv_write(netsrv_request *req, const void *buf, size_t len);
+/* Sends buf now, after the output buffered so far, without copying it
+ * into the buffer: for bytes that are complete as they are (an echo, a
+ * block read from a file), where buffering would only add a copy.  Waits
+ * and returns like netsrv_write; a datagram request gathers it as
+ * netsrv_write does. */
+ssize_t netsrv_send(netsrv_request *req, const void *buf, size_t len);
 int netsrv_printf(netsrv_request *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int netsrv_vprintf(netsrv_request *req, const char *fmt, va_list ap);
@@ -683,9 +704,10 @@ int netsrv_http_body_init(netsrv_http_body *b, const netsrv_http_msg *m);
  * (cap bytes; out NULL: count and drop up to cap).  Returns the body bytes
  * written, *used the input bytes taken (never past the body's end, so a
  * pipelined message stays), or a negative errno (-EBADMSG, -EFBIG,
- * -EMSGSIZE for trailers or chunk lines over the limits; body bytes decoded
- * before a fault come first, the error with the next call).  0 with
- * b->done is the end; 0 without it needs more input. */
+ * -EMSGSIZE for trailers or chunk lines over the limits, -E2BIG for more
+ * trailer fields than max_headers; body bytes decoded before a fault come
+ * first, the error with the next call, and a failed body is never done).
+ * 0 with b->done is the end; 0 without it needs more input. */
 ssize_t netsrv_http_body_decode(netsrv_http_body *b, const void *in, size_t len, size_t *used,
                                 void *out, size_t cap);
 
@@ -803,6 +825,137 @@ int netsrv_http_date_parse(const char *s, size_t len, time_t *out);
  * and a suffix of an empty file, since no 206 can describe 0 bytes. */
 int netsrv_http_range(const char *value, size_t len, long long size, long long *first,
                       long long *last);
+/* ---- HTTP client (http_client.c) ---- */
+
+/* A client session: fetches http and https URLs and keeps their
+ * connections alive between requests, per scheme, host and port, so that
+ * several URLs of one host share a connection.  It works in plain
+ * blocking use (a thread waits in poll()) and inside the tasks of a
+ * netsrv_loop, where every wait (name lookup, connect, TLS handshake,
+ * reads) yields to the other tasks: 1,000 tasks of one loop can fetch at
+ * once through one session.  A session belongs to the one thread that
+ * uses it (its loop's tasks, or the thread itself); it does not lock.
+ *
+ * Errors are negative errnos, one per kind of failure, with a line in err:
+ *   -ENXIO            the host name does not resolve
+ *   -ECONNREFUSED     nothing listens there (-ENETUNREACH, -EHOSTUNREACH...
+ *                     from connect likewise pass through)
+ *   -ETIMEDOUT        the connect timeout, the idle timeout or the
+ *                     request's deadline passed
+ *   -EKEYREJECTED     the server's certificate failed verification (err
+ *                     names the problem, as netsrv_conn_start_tls)
+ *   -EPROTO           another TLS failure (handshake, alert)
+ *   -EBADMSG          not HTTP: a malformed response, or none (the server
+ *                     closed the connection instead of answering)
+ *   -EPIPE            (body reads) the connection ended inside the body
+ *   -ELOOP            redirects looped, or were more than max_redirects
+ *   -EINVAL, -EPROTONOSUPPORT  not an http or https URL
+ *   -EBUSY            outside a task, the host is at its connection cap
+ *   -ECONNRESET, -ENOMEM...    as the calls below them return them */
+typedef struct netsrv_httpc netsrv_httpc;
+typedef struct netsrv_httpc_resp netsrv_httpc_resp;
+
+typedef struct netsrv_httpc_opts {
+    const char *user_agent;   /* User-Agent (copied); NULL: "libnetsrv/VERSION";
+                                 "": none sent */
+    const char *ca_file;      /* more trusted CAs (PEM, copied), as
+                                 netsrv_tls_opts; NULL: the system store */
+    int insecure;             /* https: no certificate verification */
+    double connect_timeout;   /* dialling (every address of a name) and the
+                                 TLS handshake, seconds; <= 0: none */
+    double idle_timeout;      /* each wait for the server once connected;
+                                 <= 0: none (a request's deadline still holds) */
+    unsigned max_redirects;   /* with netsrv_httpc_req.follow; default 10 */
+    unsigned max_idle;        /* kept idle connections, all hosts (the
+                                 oldest goes first); default 32, 0: none kept */
+    unsigned per_host;        /* connections open at once (busy or idle) to one
+                                 scheme://host:port; 0: no cap.  A task past it
+                                 waits for one to be given back or closed */
+    /* When set, gives the cap for each new host instead of per_host (0: no
+     * cap); called once per host, from the task that first asks for it. */
+    unsigned (*host_cap)(void *arg, const char *host, int port, int https);
+    void *host_cap_arg;
+} netsrv_httpc_opts;
+
+/* Fills *o with the defaults above (everything else 0/NULL). */
+void netsrv_httpc_opts_init(netsrv_httpc_opts *o);
+/* A new session with *o (NULL: the defaults).  Returns 0 or -ENOMEM. */
+int netsrv_httpc_new(netsrv_httpc **out, const netsrv_httpc_opts *o);
+/* Closes the kept connections and frees s, once every response of it was
+ * closed (from the thread, or a task of the loop, that used it).  NULL is
+ * fine. */
+void netsrv_httpc_free(netsrv_httpc *s);
+
+/* One request. */
+typedef struct netsrv_httpc_req {
+    const char *url;          /* http:// or https:// (netsrv_http_parse_url) */
+    const char *method;       /* NULL: "GET"; "HEAD" expects no body */
+    const netsrv_http_header *headers; /* sent after the session's own (at
+                                 most 64); a Host, User-Agent or Accept given
+                                 here replaces the session's */
+    size_t nheaders;
+    long long range_first;    /* >= 0: "Range: bytes=first-last" */
+    long long range_last;     /* < 0: to the end */
+    double deadline;          /* netsrv_now() seconds by which the whole
+                                 exchange, body included, must be over; every
+                                 wait past it fails with -ETIMEDOUT; <= 0: none */
+    int follow;               /* follow 301/302/303/307/308 with a Location
+                                 (relative ones too, http and https alike) */
+} netsrv_httpc_req;
+
+/* Fills *r for a GET of url, without a range, deadline or redirects. */
+void netsrv_httpc_req_init(netsrv_httpc_req *r, const char *url);
+
+/* Sends r and reads the response's head into *out (the last one, when
+ * redirects were followed; the bodies of those before are read out, so
+ * their connection can be kept).  A kept connection that the server had
+ * closed meanwhile is retried once on a new one.  Returns 0 (whatever the
+ * status: a 404 is a response) or a negative errno (see above) with a
+ * line in err (may be NULL).  The response holds its connection until its
+ * body is read to the end or it is closed. */
+int netsrv_httpc_request(netsrv_httpc *s, const netsrv_httpc_req *r, netsrv_httpc_resp **out,
+                         char *err, size_t errlen);
+/* The status code. */
+int netsrv_httpc_status(const netsrv_httpc_resp *p);
+/* The parsed head: version, reason, headers (netsrv_http_header_find). */
+const netsrv_http_msg *netsrv_httpc_head(const netsrv_httpc_resp *p);
+/* The value of the first header named name (any case), not NUL-terminated,
+ * with its length in *len (may be NULL); NULL when there is none. */
+const char *netsrv_httpc_header(const netsrv_httpc_resp *p, const char *name, size_t *len);
+/* The URL that answered (the last redirect's target), NUL-terminated. */
+const char *netsrv_httpc_url(const netsrv_httpc_resp *p);
+/* Redirects followed to get there. */
+unsigned netsrv_httpc_redirects(const netsrv_httpc_resp *p);
+/* 1 when the request went on a kept connection. */
+int netsrv_httpc_reused(const netsrv_httpc_resp *p);
+/* Content-Length, -1 when the response has none (chunked, until close). */
+long long netsrv_httpc_length(const netsrv_httpc_resp *p);
+/* Reads the next piece of the body (Content-Length, chunked or until the
+ * connection closes) into buf: bytes (> 0), 0 at its end, or a negative
+ * errno (-EPIPE: cut short, -ETIMEDOUT, -EBADMSG: bad chunk framing,
+ * -EPROTO/-ECONNRESET over TLS); after an error every call returns it.  A
+ * buffer of 16 KiB or more, with nothing buffered, is filled straight from
+ * the socket (or from OpenSSL): large reads copy nothing in between.  At
+ * the end the connection goes back to the session for the next request. */
+ssize_t netsrv_httpc_read(netsrv_httpc_resp *p, void *buf, size_t len);
+/* Text about the last body failure ("" none): the TLS layer's or the
+ * decoder's.  Static or p's. */
+const char *netsrv_httpc_error(const netsrv_httpc_resp *p);
+/* Ends the response: its connection is kept when the body was read to the
+ * end (and the server keeps it alive), else closed.  NULL is fine. */
+void netsrv_httpc_close(netsrv_httpc_resp *p);
+
+/* What a session has done. */
+typedef struct netsrv_httpc_stats {
+    unsigned long long requests;       /* responses read (redirects count) */
+    unsigned long long connects;       /* connections opened */
+    unsigned long long tls_handshakes; /* of which TLS */
+    unsigned long long reused;         /* requests on a kept connection */
+    unsigned long long errors;         /* netsrv_httpc_request failures */
+    unsigned idle;                     /* connections kept now */
+} netsrv_httpc_stats;
+void netsrv_httpc_get_stats(const netsrv_httpc *s, netsrv_httpc_stats *out);
+
 /* ---------------------------------------------------------------- SHA-256 */
 
 #define NETSRV_SHA256_LEN 32    /* bytes of a digest */
@@ -1047,6 +1200,335 @@ unsigned netsrv_pool_pids(const netsrv_pool *p, pid_t *pids, unsigned max);
 void netsrv_pool_free(netsrv_pool *p);
 
 
+/* ---- copying files (copy.c) ---- */
+
+/* netsrv_copy_file's temporary names: this prefix, then 12 hex digits
+ * (NETSRV_COPY_TMP_LEN bytes in all, whatever the target's name). */
+#define NETSRV_COPY_TMP_PREFIX ".netsrv-copy."
+#define NETSRV_COPY_TMP_LEN (sizeof NETSRV_COPY_TMP_PREFIX - 1 + 12)
+
+/* netsrv_copy_file flags. */
+#define NETSRV_COPY_OWNER 0x1u    /* give the copy the source's owner and group
+                                     (needs CAP_CHOWN for another owner) */
+#define NETSRV_COPY_NO_TIMES 0x2u /* leave the copy's times as made, not the source's */
+#define NETSRV_COPY_FSYNC 0x4u    /* fsync the copy before the rename */
+
+/* How the data went (netsrv_copy_info.method). */
+#define NETSRV_COPY_RANGE 0    /* copy_file_range: in the kernel, or a reflink */
+#define NETSRV_COPY_SENDFILE 1 /* sendfile, where copy_file_range was refused */
+#define NETSRV_COPY_RW 2       /* read and write: small files, and the last resort */
+
+/* What netsrv_copy_file did. */
+typedef struct netsrv_copy_info {
+    struct stat st;  /* the source as opened (fstat): its size, mode, times */
+    long long size;  /* the copy's length (the source's, unless it changed) */
+    long long bytes; /* data bytes copied: holes are not copied, so not counted */
+    int method;      /* NETSRV_COPY_RANGE, _SENDFILE or _RW (the last one used) */
+} netsrv_copy_info;
+
+/* Copies the regular file src (relative to the directory srcdir, or
+ * absolute; a symbolic link is not followed) to dst in the directory
+ * dstdir: the data go to a new temporary file in dstdir (O_EXCL,
+ * NETSRV_COPY_TMP_PREFIX...), holes of a sparse source stay holes
+ * (SEEK_DATA/SEEK_HOLE), the source's permission bits and, unless
+ * NETSRV_COPY_NO_TIMES, its access and modification times (nanoseconds)
+ * are set on it, then it is renamed over dst.  So dst is either as it was
+ * or the whole copy; on failure the temporary file is removed.  A source
+ * that changes meanwhile is copied as far as it reads.  info (may be
+ * NULL) says what was done.  Blocks the calling thread.  Returns 0 or a
+ * negative errno, with the failed step in err ("write: No space left on
+ * device"); -EINVAL when src is not a regular file. */
+int netsrv_copy_file(int srcdir, const char *src, int dstdir, const char *dst, unsigned flags,
+                     netsrv_copy_info *info, char *err, size_t errlen);
+/* 1 when name is one of netsrv_copy_file's temporary names (one left by a
+ * copy that was killed), else 0. */
+int netsrv_copy_is_temp(const char *name);
+
+/* ---- a journal of finished work (journal.c) ---- */
+
+/* Keys (a path, a URL) with a stamp of a few bytes saying for what state
+ * of its input each piece of work was done (a size and an mtime, a hash),
+ * kept in an SQLite database at a path: what netsrv_journal_commit
+ * committed survives the writer being killed (kill -9), what it had not
+ * is lost as a whole, never in part.  For a program that, run again after
+ * a crash, must redo only what was not finished.  One writer at a time;
+ * a handle is for one thread. */
+typedef struct netsrv_journal netsrv_journal;
+
+/* Opens the journal at path, made when missing.  Returns 0, or a negative
+ * errno (-EACCES, -EINVAL for a file that is not a journal, -EBUSY when
+ * another writer holds it for 5 s, -EIO) with the reason in err. */
+int netsrv_journal_open(netsrv_journal **out, const char *path, char *err, size_t errlen);
+/* Records key as done, with its stamp (replacing an earlier one), in the
+ * transaction netsrv_journal_commit ends (the first put starts it).
+ * Returns 0 or a negative errno. */
+int netsrv_journal_put(netsrv_journal *j, const char *key, size_t keylen, const void *stamp,
+                       size_t len);
+/* Makes the puts since the last commit durable, all together.  Returns 0,
+ * or a negative errno (-ENOSPC on a full disk), the puts then dropped. */
+int netsrv_journal_commit(netsrv_journal *j);
+/* key's stamp: its length (at most cap bytes copied to stamp), -ENOENT
+ * when key is not in the journal, or another negative errno. */
+ssize_t netsrv_journal_get(netsrv_journal *j, const char *key, size_t keylen, void *stamp,
+                           size_t cap);
+/* The number of keys committed (or put in the open transaction). */
+long long netsrv_journal_count(netsrv_journal *j);
+/* Closes j, dropping puts not committed; the journal is then one file
+ * (SQLite's WAL folded into it).  NULL is fine. */
+void netsrv_journal_close(netsrv_journal *j);
+/* The work is finished: closes j and removes the journal (as
+ * netsrv_journal_unlink).  Returns 0 or a negative errno.  NULL is fine. */
+int netsrv_journal_discard(netsrv_journal *j);
+/* Removes the journal at path and SQLite's files beside it (-wal, -shm);
+ * 0 also when there was none, else a negative errno.  Close it first. */
+int netsrv_journal_unlink(const char *path);
+
+/* ---- scraping and crawling (regex.c, charset.c, html.c, url.c,
+ *      robots.c, crawl.c) ---- */
+
+/* A PCRE2 pattern compiled for scanning pages: JIT-compiled when PCRE2
+ * has a JIT for this machine (else PCRE2's interpreter, same results),
+ * newlines CR, LF or CRLF, and a match limit so that a catastrophic
+ * pattern ends with an error instead of running for hours.  One regex may
+ * serve several scans at a time, from one thread. */
+typedef struct netsrv_regex netsrv_regex;
+
+/* Flags of netsrv_regex_new. */
+#define NETSRV_RE_CASELESS  0x01u /* (?i) */
+#define NETSRV_RE_MULTILINE 0x02u /* (?m): ^ and $ at every line */
+#define NETSRV_RE_DOTALL    0x04u /* (?s): . matches newlines too */
+#define NETSRV_RE_EXTENDED  0x08u /* (?x): blanks and # comments ignored */
+#define NETSRV_RE_UTF       0x10u /* UTF-8 subjects: . [^x] and the steps
+                                     over empty matches go by character; a
+                                     subject must be valid UTF-8 (checked
+                                     once per scan: -EILSEQ) */
+#define NETSRV_RE_NO_JIT    0x20u /* PCRE2's interpreter even with a JIT */
+
+/* The match limit netsrv_regex_new sets (backtracking steps per match
+ * attempt, also the nesting depth); netsrv_regex_set_limit changes it. */
+#define NETSRV_RE_MATCH_LIMIT 10000000u
+
+/* Compiles pattern[0..len) with flags into *out.  Returns 0, -EINVAL with
+ * "at offset N: PCRE2's message" in err for a pattern PCRE2 refuses
+ * (*erroffset, may be NULL, gets N), or -ENOMEM. */
+int netsrv_regex_new(netsrv_regex **out, const char *pattern, size_t len, unsigned flags,
+                     size_t *erroffset, char *err, size_t errlen);
+/* Frees re.  NULL is fine. */
+void netsrv_regex_free(netsrv_regex *re);
+/* 1 when re runs JIT-compiled, 0 on PCRE2's interpreter. */
+int netsrv_regex_jit(const netsrv_regex *re);
+/* The number of capture groups of re (not counting group 0, the match). */
+int netsrv_regex_groups(const netsrv_regex *re);
+/* The number of the group called name (the first, when (?J) gave several
+ * that name), or -ENOENT. */
+int netsrv_regex_group_number(const netsrv_regex *re, const char *name);
+/* The name of group n, or NULL when it has none; the text is re's. */
+const char *netsrv_regex_group_name(const netsrv_regex *re, int n);
+/* Sets the match limit (see NETSRV_RE_MATCH_LIMIT). */
+void netsrv_regex_set_limit(netsrv_regex *re, unsigned limit);
+
+/* Every match of a subject in turn ("global" matching, as Perl's m//g):
+ * after an empty match the scan first tries a non-empty match at the same
+ * place, then moves on one character (a whole UTF-8 character with
+ * NETSRV_RE_UTF, a CRLF as one), so empty matches neither repeat nor eat
+ * text.  The subject stays the caller's and must outlive the scan.  It may
+ * also be scanned while it arrives (netsrv_regex_scan_feed): matches come
+ * as soon as they are whole, the same ones as on the complete subject. */
+typedef struct netsrv_regex_scan {
+    const netsrv_regex *re;
+    const char *subject;
+    size_t len;
+    const size_t *ovector;  /* after a match: group n is bytes
+                               [ovector[2n], ovector[2n+1]) of subject;
+                               netsrv_regex_span reads it */
+    size_t checked;         /* NETSRV_RE_UTF: bytes of subject found to be
+                               valid UTF-8 (where -EILSEQ found it not) */
+    const char *error;      /* why netsrv_regex_next failed (static text) */
+    struct {                /* private to regex.c */
+        void *md;
+        size_t at;
+        int retry, more, over;
+    } priv;
+} netsrv_regex_scan;
+
+/* netsrv_regex_next: the subject must grow before the scan can go on. */
+#define NETSRV_REGEX_MORE 2
+
+/* Starts a scan of the complete subject[0..len) with re.  Returns 0 or
+ * -ENOMEM. */
+int netsrv_regex_scan_init(netsrv_regex_scan *s, const netsrv_regex *re, const char *subject,
+                           size_t len);
+/* The subject is now subject[0..len) (the same bytes as before, and more;
+ * it may have moved), with more bytes to come when more is set: the scan
+ * then uses PCRE2's hard partial matching, so that no match is reported
+ * before it is whole ($, \b and lookaheads at the end wait too). */
+void netsrv_regex_scan_feed(netsrv_regex_scan *s, const char *subject, size_t len, int more);
+/* Goes on scanning s with re instead (after -EILSEQ, the same pattern
+ * compiled without NETSRV_RE_UTF), from where its next search would have
+ * started.  Returns 0 or -ENOMEM (s unchanged). */
+int netsrv_regex_scan_switch(netsrv_regex_scan *s, const netsrv_regex *re);
+/* Finds the next match: 1 (then netsrv_regex_span), NETSRV_REGEX_MORE
+ * when it needs the bytes still to come, 0 when there are no more
+ * matches, -E2BIG when an attempt reached the match limit, -EILSEQ when
+ * re is NETSRV_RE_UTF and the subject is not UTF-8 (at s->checked; each
+ * byte is checked once), -ENOMEM, -EINVAL for PCRE2's other failures;
+ * s->error says which.  After 0 or an error every later call returns 0. */
+int netsrv_regex_next(netsrv_regex_scan *s);
+/* Group n of the last match: 1 with its offset in *start and its length
+ * in *len, or 0 when it did not take part (or there is no group n). */
+int netsrv_regex_span(const netsrv_regex_scan *s, int n, size_t *start, size_t *len);
+/* Frees the scan's match data.  Idempotent. */
+void netsrv_regex_scan_fini(netsrv_regex_scan *s);
+
+/* Where netsrv_charset_find found a page's character set. */
+#define NETSRV_CHARSET_NONE 0   /* nowhere */
+#define NETSRV_CHARSET_HEADER 1 /* the Content-Type's charset parameter */
+#define NETSRV_CHARSET_BOM 2    /* a byte-order mark (UTF-8, UTF-16) */
+#define NETSRV_CHARSET_META 3   /* <meta charset> or http-equiv
+                                   Content-Type in the first 1024 bytes */
+
+/* The character set of a page: the charset parameter of content_type
+ * (may be NULL), else a byte-order mark of body, else a <meta> in its
+ * first 1024 bytes, as browsers look for it.  Copies the label as written
+ * ("gb2312") into out (cap bytes) and returns a NETSRV_CHARSET_* value,
+ * or -ENOSPC when cap < 2. */
+int netsrv_charset_find(const char *content_type, size_t ct_len, const char *body, size_t len,
+                        char *out, size_t cap);
+/* 1 when the label names UTF-8 ("utf-8", "UTF8"). */
+int netsrv_charset_is_utf8(const char *label);
+/* 1 when s[0..len) is valid UTF-8 (no overlong forms or surrogates). */
+int netsrv_utf8_valid(const char *s, size_t len);
+/* Converts in[0..len) from charset (a label as pages write it; those
+ * browsers treat as a superset are read as that: gb2312 as GBK,
+ * iso-8859-1 as windows-1252, shift_jis as windows-31j, big5 as
+ * Big5-HKSCS) to UTF-8 with iconv(3).  Bytes that are no character of the
+ * set become U+FFFD.  Returns 0 with *out (malloc'd, the caller frees it)
+ * and *outlen, -ENOENT with err "unknown character set 'X'" when iconv
+ * does not know it, or -ENOMEM. */
+int netsrv_charset_to_utf8(const char *charset, const char *in, size_t len, char **out,
+                           size_t *outlen, char *err, size_t errlen);
+
+/* Decodes the HTML character references of in[0..len) ("&amp;", "&#47;",
+ * "&#x2F;", and "&amp" "&lt" "&gt" "&quot" "&nbsp" without their ';'
+ * where browsers take them so) into out, which may be in and needs len
+ * bytes: no reference is shorter than its UTF-8.  Numeric references to
+ * no character give U+FFFD.  Returns the length written. */
+size_t netsrv_html_unescape(const char *in, size_t len, char *out);
+
+/* Longest URL the crawler keeps (longer links are dropped), with NUL. */
+#define NETSRV_URL_MAX 4096
+/* netsrv_url_resolve flag: leave out the #fragment. */
+#define NETSRV_URL_NO_FRAGMENT 0x1u
+
+/* Resolves the reference ref[0..len) (a link as written: "../a", "//h/x",
+ * "?q", "#f", "https://h/") against the absolute URL base (RFC 3986
+ * section 5.2, with its remove_dot_segments), into out (cap bytes, NUL
+ * added): blanks around ref and tabs or newlines in it are dropped (as
+ * HTML does), scheme and host are put in lower case, an http(s) URL with
+ * an empty path gets "/", and spaces, controls, non-ASCII bytes and
+ * "<>\"\\^`{|} are percent-encoded.  Returns the length, -EINVAL when base
+ * has no scheme, -ENAMETOOLONG, -ENOMEM. */
+ssize_t netsrv_url_resolve(const char *base, size_t base_len, const char *ref, size_t len,
+                           unsigned flags, char *out, size_t cap);
+
+/* robots.txt (RFC 9309) for one agent. */
+typedef struct netsrv_robots netsrv_robots;
+/* Reads robots.txt text[0..len) (NULL or empty: no rules) for the product
+ * token agent ("nettool"): the groups whose User-agent is that token (any
+ * case), else those for "*".  Returns 0 with *out, or -ENOMEM. */
+int netsrv_robots_new(netsrv_robots **out, const char *text, size_t len, const char *agent);
+/* 1 when the path and query target[0..len) ("/a/b?q", percent-encoded
+ * as sent) may be fetched: the longest Allow or Disallow pattern that
+ * matches it ('*' any run, a final '$' the end) decides, Allow on a tie,
+ * nothing matching allows; "/robots.txt" is always allowed. */
+int netsrv_robots_allowed(const netsrv_robots *r, const char *target, size_t len);
+/* Seconds of the Crawl-delay line of our groups, -1 when none. */
+double netsrv_robots_delay(const netsrv_robots *r);
+/* Frees r.  NULL is fine. */
+void netsrv_robots_free(netsrv_robots *r);
+
+/* A crawler's frontier: the queue of pages, the seen set (no URL is
+ * handed out twice, across runs too), each host's robots.txt and delay,
+ * kept in SQLite: in memory, or in the file state (WAL, one transaction
+ * per page) so that a crawl killed at any point, even with SIGKILL,
+ * resumes where it stopped.  It fetches nothing: the caller asks what to
+ * fetch (netsrv_crawl_next), fetches it, hands the links it found to
+ * netsrv_crawl_link and ends the item with netsrv_crawl_done.  A page
+ * being fetched when a run was killed is not fetched again (at most once
+ * per URL); netsrv_crawl_count reports it as lost.  One thread (its loop's
+ * tasks) uses a crawl. */
+typedef struct netsrv_crawl netsrv_crawl;
+
+typedef struct netsrv_crawl_opts {
+    const char *state;      /* SQLite file of the crawl (created when
+                               missing, resumed when not); NULL: memory */
+    int max_depth;          /* links deeper than this (seeds are 0) are
+                               not queued; < 0: no limit */
+    long long max_pages;    /* pages handed out, over every run of a
+                               state; <= 0: no limit */
+    int same_host;          /* queue only links to the seeds' hosts
+                               (scheme://host:port) */
+    double delay;           /* seconds between the starts of two fetches
+                               from one host; a longer Crawl-delay wins */
+    int robots;             /* obey robots.txt (fetched per host first) */
+    const char *agent;      /* product token for robots.txt; NULL: "nettool" */
+} netsrv_crawl_opts;
+
+/* What netsrv_crawl_next hands out. */
+#define NETSRV_CRAWL_PAGE 1        /* fetch url, then netsrv_crawl_done */
+#define NETSRV_CRAWL_ROBOTS 2      /* fetch this host's robots.txt first,
+                                      then netsrv_crawl_done with its status
+                                      and text */
+#define NETSRV_CRAWL_DISALLOWED 3  /* robots.txt forbids url: it is not
+                                      fetched (for a report); release it */
+
+typedef struct netsrv_crawl_item {
+    int kind;                /* NETSRV_CRAWL_* */
+    const char *url;         /* the item's (until done or released) */
+    int depth;               /* links from the seeds to it */
+    long long id;
+    void *priv;              /* private to crawl.c */
+} netsrv_crawl_item;
+
+/* Opens (or resumes) a crawl with *o (NULL: in memory, no limits, no
+ * robots).  Returns 0, or a negative errno with the reason in err
+ * (-EACCES, -EBUSY, -EIO for a file that is no SQLite database...). */
+int netsrv_crawl_open(netsrv_crawl **out, const netsrv_crawl_opts *o, char *err, size_t errlen);
+/* Closes and frees cr (the state file stays).  NULL is fine. */
+void netsrv_crawl_close(netsrv_crawl *cr);
+/* Queues the seed url at depth 0 (its host counts for same_host).
+ * Returns 1 queued, 0 already seen (a resumed crawl), -EINVAL (err says
+ * why) for what is no http(s) URL, or another negative errno. */
+int netsrv_crawl_add(netsrv_crawl *cr, const char *url, char *err, size_t errlen);
+/* Hands out the next thing to do in *it: returns 1; 0 when the crawl is
+ * over (nothing queued, nothing out, or max_pages reached); -EAGAIN when
+ * all that is queued must wait: until *when (netsrv_now() seconds) for a
+ * host's delay, or, *when 0, until an item out is done. */
+int netsrv_crawl_next(netsrv_crawl *cr, netsrv_crawl_item *it, double *when);
+/* A link found in the page it (as written, character references already
+ * decoded): resolved against it->url without its fragment, and kept for
+ * netsrv_crawl_done when it is http(s), within max_depth and same_host.
+ * Returns 1 kept, 0 not, or -ENOMEM. */
+int netsrv_crawl_link(netsrv_crawl *cr, netsrv_crawl_item *it, const char *link, size_t len);
+/* Ends it.  A page: status >= 0 done, < 0 failed; its links not seen
+ * before are queued, all in one transaction; returns how many.  A robots
+ * item: status is the HTTP status (or < 0 when it could not be fetched)
+ * and body[0..len) the text; only a 2xx has rules.  Returns >= 0 or a
+ * negative errno (the database's).  it is released either way. */
+int netsrv_crawl_done(netsrv_crawl *cr, netsrv_crawl_item *it, int status, const char *body,
+                      size_t len);
+/* Releases an item without ending it (a DISALLOWED one). */
+void netsrv_crawl_release(netsrv_crawl_item *it);
+
+/* Pages of a crawl by state. */
+typedef struct netsrv_crawl_counts {
+    long long queued, fetching, done, failed, disallowed, lost;
+} netsrv_crawl_counts;
+/* Fills *st.  Returns 0 or a negative errno. */
+int netsrv_crawl_count(netsrv_crawl *cr, netsrv_crawl_counts *st);
+/* ---- end of scraping and crawling ---- */
+
+
 /* ---- the http handler (handlers/http*.c) ---- */
 
 /* The "http" ready handler is a static file server for browsers and
@@ -1099,6 +1581,67 @@ void netsrv_httpd_fini(netsrv_httpd *h);
  * extension (any case): "text/html; charset=utf-8" for "a.HTML",
  * "application/octet-stream" for names it does not know.  Never NULL. */
 const char *netsrv_httpd_mime_type(const char *name, size_t len);
+
+/* ---- the chat handler (handlers/chat*.c) ---- */
+
+/* The "chat" ready handler is a line-based multi-user chat: every line a
+ * client sends reaches the others in its room as "NICK: TEXT", with
+ * commands (/nick, /who, /me, /join, /rooms, /quit, /help), join and
+ * leave notices, and the last lines of a room replayed to whoever joins
+ * it.  The protocol is in nettool(1), "CHAT PROTOCOL".  Each room is a
+ * group (above) with the DISCONNECT policy: a client that stops reading
+ * is dropped once its queue is full, with a "* NICK left (too slow, N
+ * messages dropped)" notice, and the others go on.  Thread and async
+ * modes (fork: every client gets "! ..." and is closed); in async mode an
+ * idle client holds no coroutine stack.  Its ctx is a netsrv_chat from
+ * netsrv_chat_new (NULL: one made on first use with 20 lines of history). */
+typedef struct netsrv_chat netsrv_chat;
+
+#define NETSRV_CHAT_LINE_MAX 1000 /* bytes of a client line, without "\n" */
+#define NETSRV_CHAT_NAME_MAX 24   /* bytes of a nick or a room name */
+#define NETSRV_CHAT_ROOMS_MAX 256 /* rooms at once (an empty one goes) */
+
+/* A chat server's rooms and nicks into *out: each room keeps its last
+ * history lines (0: none, at most 10000) and every client may have
+ * queue_bytes queued (0: 256 KiB).  Returns 0, -EINVAL or -ENOMEM. */
+int netsrv_chat_new(netsrv_chat **out, unsigned history, size_t queue_bytes);
+/* Frees c once no server uses it.  NULL is fine. */
+void netsrv_chat_free(netsrv_chat *c);
+
+/* What a client line is (netsrv_chat_cmd.kind). */
+#define NETSRV_CHAT_SAY 1   /* text to the room */
+#define NETSRV_CHAT_ME 2    /* /me ACTION: text is the action */
+#define NETSRV_CHAT_NICK 3  /* /nick NAME: text is a valid name */
+#define NETSRV_CHAT_WHO 4   /* /who */
+#define NETSRV_CHAT_JOIN 5  /* /join ROOM: text is a valid name */
+#define NETSRV_CHAT_ROOMS 6 /* /rooms */
+#define NETSRV_CHAT_QUIT 7  /* /quit [REASON], or the line "logout" */
+#define NETSRV_CHAT_HELP 8  /* /help */
+#define NETSRV_CHAT_EMPTY 9 /* an empty line: nothing to do */
+
+/* A parsed client line. */
+typedef struct netsrv_chat_cmd {
+    int kind;          /* NETSRV_CHAT_*, or the negative errno returned */
+    char *text;        /* the caller's buffer: the line's text or the
+                          command's argument, NUL-terminated, with control
+                          characters shown as '?' and tabs as spaces */
+    size_t text_len;
+    const char *error; /* on failure, why (static text) */
+} netsrv_chat_cmd;
+
+/* Parses the line line[0..len) (with or without "\n" or "\r\n"; any bytes)
+ * into *cmd, writing its text into text (cap bytes, at least len + 1).
+ * A line starting with "//" says the rest with one '/'.  Reads nothing
+ * past len, allocates nothing.  Returns the kind, or -EMSGSIZE (over
+ * NETSRV_CHAT_LINE_MAX bytes), -EILSEQ (not UTF-8), -EINVAL (a missing,
+ * extra or invalid argument), -ENOSYS (an unknown command), -ENOSPC (cap
+ * too small), with cmd->error saying why. */
+int netsrv_chat_parse(const char *line, size_t len, char *text, size_t cap,
+                      netsrv_chat_cmd *cmd);
+/* Whether name[0..len) is a valid nick or room name: 1 to
+ * NETSRV_CHAT_NAME_MAX bytes of ASCII letters, digits, '_' and '-'. */
+int netsrv_chat_name_ok(const char *name, size_t len);
+/* ---- end of the chat handler ---- */
 
 #ifdef __cplusplus
 }

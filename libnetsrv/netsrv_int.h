@@ -69,6 +69,12 @@ struct netsrv_conn {
     void *io_state;            /* that layer's own */
 };
 
+/* tls.c: one more read of TLS connection c's bytes that OpenSSL holds or
+ * the socket has now, never waiting: bytes (> 0), or -EAGAIN for none yet
+ * (also for an end or an error, which the next netsrv__io_ops recv meets
+ * again).  For a reader that fills a large buffer in one go. */
+ssize_t netsrv__tls_recv_more(netsrv_conn *c, void *buf, size_t len);
+
 /* conn.c */
 void netsrv__conn_init(netsrv_conn *c, int fd, int dgram, netsrv_task *task);
 /* Ends the connection: flush, lingering close of a stream (or a datagram's

@@ -69,6 +69,18 @@ static void req_main(netsrv_task *t)
                 break;
             }
             if (t->loop) {
+                /* A member's queue (its own replies sent with
+                 * netsrv_group_send_to too) goes out before it idles:
+                 * a wake-up taken meanwhile would find it running. */
+                if (c->member) {
+                    atomic_exchange(&t->wakes, 0);
+                    int d = netsrv__member_deliver(c);
+                    if (d < 0) {
+                        rc = d;
+                        break;
+                    }
+                    t->again_write = d > 0;
+                }
                 /* Wait for the next request with no stack and no buffers. */
                 netsrv__conn_idle(c);
                 free(c->wbuf);
@@ -130,12 +142,32 @@ static void req_free(netsrv_task *t)
     free(req);
 }
 
+/* A group member idle between requests (NETSRV_AGAIN) on a loop: a new
+ * message goes out from here, with no stack, and the member keeps
+ * waiting for input; a full socket adds writability to that wait.  Only a
+ * member that was cut off (or whose socket failed) starts, so that its
+ * handler finds out. */
+static int req_kick(netsrv_task *t)
+{
+    netsrv__req *req = container_of(t, netsrv__req, task);
+    netsrv_conn *c = &req->conn;
+    if (!c->member)
+        return 1;
+    atomic_exchange(&t->wakes, 0);
+    int d = netsrv__member_deliver(c);
+    if (d < 0)
+        return 1;
+    netsrv__task_armed_write(t, d > 0);
+    return 0;
+}
+
 void netsrv__req_task(netsrv__req *req, netsrv__loop *loop)
 {
     netsrv__task_init(&req->task, loop);
     req->task.fn = req_main;
     req->task.on_abort = req_abort;
     req->task.free_fn = req_free;
+    req->task.on_kick = req_kick;
 }
 
 void netsrv__req_drop(netsrv__req *req)

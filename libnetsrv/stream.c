@@ -277,6 +277,16 @@ ssize_t netsrv_write(netsrv_conn *c, const void *buf, size_t len)
     return send_all(c, buf, len, 0);
 }
 
+ssize_t netsrv_send(netsrv_conn *c, const void *buf, size_t len)
+{
+    if (c->dgram)
+        return netsrv_write(c, buf, len);
+    int r = netsrv_flush(c);
+    if (r < 0)
+        return r;
+    return send_all(c, buf, len, 0);
+}
+
 int netsrv_vprintf(netsrv_conn *c, const char *fmt, va_list ap)
 {
     char small[512];

@@ -18,6 +18,7 @@ static __thread netsrv_task *tls_current;
 netsrv_task *netsrv__task_current(void) { return tls_current; }
 void netsrv__task_set_current(netsrv_task *t) { tls_current = t; }
 netsrv_task *netsrv_task_self(void) { return tls_current; }
+
 double netsrv_now(void) { return netsrv__now(); }
 
 static void eventfd_post(int fd)
@@ -43,6 +44,7 @@ void netsrv__task_init(netsrv_task *t, netsrv__loop *loop)
     atomic_init(&t->refs, 1);
     atomic_init(&t->wakes, 0);
     atomic_init(&t->cancelled, 0);
+    atomic_init(&t->done, 0);
     atomic_init(&t->efd, -1);
     t->drain_fd = -1;
     t->drain_secs = -1;
@@ -103,10 +105,14 @@ static void task_end(netsrv_task *t)
         /* fn returned asking to run again on input: its stack goes back
          * to the pool, and the task waits like one never started. */
         t->again = 0;
-        t->done = 0;
+        netsrv__task_set_done(t, 0);
         t->started = 0;
         stack_put(l, t);
         arm_on_input(t, t->again_fd, t->again_timeout, 1);
+        if (t->again_write) {
+            t->again_write = 0;
+            netsrv__task_armed_write(t, 1);
+        }
         return;
     }
     if (t->prev)
@@ -118,7 +124,7 @@ static void task_end(netsrv_task *t)
     t->prev = t->next = NULL;
     l->ntasks--;
     stack_put(l, t);
-    t->done = 1;
+    netsrv__task_set_done(t, 1);
     if (t->on_end)
         t->on_end(t);
     netsrv__task_unref(t);
@@ -130,15 +136,19 @@ static void task_main(void *arg)
 {
     netsrv_task *t = arg;
     t->fn(t);
-    t->done = 1;
+    netsrv__task_set_done(t, 1);
     netsrv__coro_switch(&t->co, &t->loop->main, 1); /* never comes back */
 }
 
 /* A wake-up reached a stackless task waiting to start on input (a kept
- * connection that is also a group member): it starts now. */
+ * connection that is also a group member): it starts now, unless its
+ * owner could do what the wake-up asked without a stack (a group member
+ * writes its queue out, which needs no coroutine). */
 void netsrv__task_kick(netsrv_task *t)
 {
-    if (!t->armed || t->done)
+    if (!t->armed || netsrv__task_done(t))
+        return;
+    if (t->on_kick && !t->on_kick(t))
         return;
     int rc = netsrv__task_start(t);
     if (rc < 0)
@@ -154,7 +164,7 @@ void netsrv__task_resume(netsrv_task *t, int result)
     netsrv__coro_switch(&l->main, &t->co, 0);
     l->current = NULL;
     tls_current = NULL;
-    if (t->done)
+    if (netsrv__task_done(t))
         task_end(t);
 }
 
@@ -194,11 +204,25 @@ void netsrv__task_abort(netsrv_task *t, int err)
     task_end(t);
 }
 
+void netsrv__task_armed_write(netsrv_task *t, int write)
+{
+    netsrv__loop *l = t->loop;
+    int mask = EV_READ | (write ? EV_WRITE : 0);
+    if ((t->io.events & (EV_READ | EV_WRITE)) == mask)
+        return;
+    ev_io_stop(l->ev, &t->io);
+    ev_io_set(&t->io, t->io.fd, mask);
+    ev_io_start(l->ev, &t->io);
+}
+
 static void first_io_cb(struct ev_loop *ev, ev_io *io, int revents)
 {
     netsrv_task *t = container_of(io, netsrv_task, io);
     (void)ev;
-    (void)revents;
+    if (!(revents & EV_READ) && t->on_kick) {
+        netsrv__task_kick(t); /* only writable: the owner's stackless work */
+        return;
+    }
     int rc = netsrv__task_start(t);
     if (rc < 0)
         netsrv__task_abort(t, rc);
@@ -241,8 +265,14 @@ static void io_cb(struct ev_loop *ev, ev_io *io, int revents)
     netsrv_task *t = container_of(io, netsrv_task, io);
     (void)ev;
     (void)revents;
-    if (t->waiting)
+    if (t->waiting && t->waitio) {
         netsrv__task_resume(t, NETSRV__RES_READY);
+        return;
+    }
+    /* A watcher left started by a connection's wait (NETSRV__KEEPIO)
+     * while the task waits for something else, or is busy: it is started
+     * again by the next wait on that socket. */
+    ev_io_stop(ev, io);
 }
 
 /* The timer is re-armed lazily ("be smart about timeouts" in libev's
@@ -304,10 +334,16 @@ static int coro_wait(netsrv_task *t, int fd, short events, double deadline, int 
             int mask = ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0);
             /* ev_io_set marks the fd for an epoll_ctl on the next turn; a
              * watcher started again as it was costs no system call. */
-            if (t->io.fd != fd || (t->io.events & (EV_READ | EV_WRITE)) != mask)
+            if (t->io.fd != fd || (t->io.events & (EV_READ | EV_WRITE)) != mask) {
+                ev_io_stop(l->ev, &t->io);
                 ev_io_set(&t->io, fd, mask);
-            ev_io_start(l->ev, &t->io);
+            }
+            /* Still started after the last wait on this socket: nothing to
+             * do (see NETSRV__KEEPIO). */
+            if (!ev_is_active(&t->io))
+                ev_io_start(l->ev, &t->io);
         }
+        t->waitio = fd >= 0;
         t->deadline = eff;
         if (eff < NETSRV__INF) {
             double left = eff - netsrv__now();
@@ -326,7 +362,7 @@ static int coro_wait(netsrv_task *t, int fd, short events, double deadline, int 
         t->result = 0;
         netsrv__coro_switch(&t->co, &l->main, 0);
         t->waiting = 0;
-        if (fd >= 0)
+        if (fd >= 0 && !(flags & NETSRV__KEEPIO))
             ev_io_stop(l->ev, &t->io);
         if (t->result == NETSRV__RES_READY)
             return NETSRV_WAIT_READY;
@@ -397,6 +433,19 @@ static int plain_wait(int fd, short events, double deadline)
     }
 }
 
+void netsrv__task_unwatch(netsrv_task *t, int fd)
+{
+    if (!t || !t->loop || t->io.fd != fd)
+        return;
+    ev_io_stop(t->loop->ev, &t->io);
+    /* The number may come back with the task's next socket before the
+     * loop has looked at its fds again (a Unix dial connects at once):
+     * a wait on it must then ev_io_set it, or libev takes it for the
+     * socket it knew, whose registration the close removed ("the special
+     * problem of disappearing file descriptors" in libev's manual). */
+    t->io.fd = -1;
+}
+
 int netsrv__task_wait(netsrv_task *t, int fd, short events, double deadline, int flags)
 {
     if (!t)
@@ -415,7 +464,7 @@ int netsrv_wait(int fd, short events, double deadline)
 /* Makes a parked (or soon parked) task look at its flags again. */
 static void nudge(netsrv_task *t)
 {
-    if (t->done)
+    if (netsrv__task_done(t))
         return; /* ended: nothing to wake (its loop may be gone too) */
     if (!t->loop) {
         int efd = atomic_load(&t->efd);
@@ -456,7 +505,7 @@ void netsrv__task_run_here(netsrv_task *t)
     netsrv_task *outer = tls_current;
     tls_current = t;
     t->fn(t);
-    t->done = 1;
+    netsrv__task_set_done(t, 1);
     tls_current = outer;
     if (t->on_end)
         t->on_end(t);

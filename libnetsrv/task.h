@@ -32,6 +32,10 @@ struct netsrv_task {
     /* a loop task ended before it started (timed out waiting for input,
      * no stack, drained): err says why, 0 for a drain */
     void (*on_abort)(netsrv_task *t, int err);
+    /* a wake-up reached the task while it waits stackless for input:
+     * returns 1 to start it now, 0 to keep it waiting with no stack (it
+     * may have changed the events waited for, netsrv__task_armed_write) */
+    int (*on_kick)(netsrv_task *t);
     /* blocking tasks */
     atomic_int efd;             /* eventfd that wakes its poll; made by the
                                    first wait, -1 until then */
@@ -43,8 +47,15 @@ struct netsrv_task {
     ev_timer tm;
     double deadline;            /* of the current wait (monotonic) */
     int result;                 /* what resumed the wait */
-    unsigned started : 1, waiting : 1, done : 1, queued : 1;
+    /* fn has returned.  Not a bit with the others: a waker in another
+     * thread reads it (nudge) while the loop thread writes the bits
+     * beside it, and a bit-field store rewrites its neighbours. */
+    atomic_int done;
+    unsigned started : 1, waiting : 1, queued : 1;
+    unsigned waitio : 1;        /* the current wait is for t->io (see io_cb) */
     unsigned again : 1;         /* fn asks to run again on input (see below) */
+    unsigned again_write : 1;   /* and that wait watches writability too
+                                   (on_kick's, for a member's queue) */
     unsigned armed : 1;         /* waiting, stackless, to start on input: a
                                    wake-up starts it too */
     int again_fd;
@@ -102,6 +113,15 @@ static inline void netsrv__loop_rbuf_put(netsrv__loop *l, char *buf, size_t size
 }
 
 /* task.c */
+/* Whether t's fn has returned (release/acquire: plain moves on x86-64). */
+static inline int netsrv__task_done(netsrv_task *t)
+{
+    return atomic_load_explicit(&t->done, memory_order_acquire);
+}
+static inline void netsrv__task_set_done(netsrv_task *t, int done)
+{
+    atomic_store_explicit(&t->done, done, memory_order_release);
+}
 /* Prepares t for loop (NULL: blocking).  One reference, the run's. */
 void netsrv__task_init(netsrv_task *t, netsrv__loop *loop);
 /* Starts a loop task's coroutine and runs it until it parks or ends.
@@ -124,7 +144,16 @@ void netsrv__task_run_here(netsrv_task *t);
 #define NETSRV__NOWAKE 0x1   /* leave wake-ups for a later wait */
 #define NETSRV__NOCANCEL 0x2 /* wait even past the drain deadline */
 #define NETSRV__IDLE 0x4     /* nothing in flight: a drain ends it at once */
+/* fd is a connection's, closed only through netsrv__conn_close: the
+ * watcher may stay started after the wait, so that the next wait on the
+ * same socket (the next request of an exchange) needs no ev_io_stop and
+ * ev_io_start, and libev no fd change to look at.  A readiness report
+ * that comes while the task waits for something else stops it then. */
+#define NETSRV__KEEPIO 0x8
 int netsrv__task_wait(netsrv_task *t, int fd, short events, double deadline, int flags);
+/* Before fd is closed: stops t's watcher on it (one left started by
+ * NETSRV__KEEPIO) and makes the next wait on that number set it anew. */
+void netsrv__task_unwatch(netsrv_task *t, int fd);
 /* Sets the drain deadline (the earlier one wins); a parked loop task
  * re-arms its wait.  Only from the task's own loop thread or the task. */
 void netsrv__task_drain(netsrv_task *t, double deadline);
@@ -146,6 +175,9 @@ void netsrv__loop_remote(netsrv__loop *l, netsrv_task *t);
 /* task.c, for loop.c: resumes a parked task; result says why. */
 void netsrv__task_resume(netsrv_task *t, int result);
 void netsrv__task_kick(netsrv_task *t);
+/* For on_kick: the stackless wait also wakes on writability (write 1),
+ * which calls on_kick again, or only on input (0). */
+void netsrv__task_armed_write(netsrv_task *t, int write);
 #define NETSRV__RES_READY 1
 #define NETSRV__RES_TIMER 2
 #define NETSRV__RES_WAKE 3

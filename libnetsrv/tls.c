@@ -290,6 +290,24 @@ static ssize_t tls_recv(netsrv_conn *c, void *buf, size_t len)
     }
 }
 
+ssize_t netsrv__tls_recv_more(netsrv_conn *c, void *buf, size_t len)
+{
+    netsrv__tls *t = c->io_state;
+    if (!t || t->dead)
+        return -EAGAIN; /* the next ordinary read says what is wrong */
+    size_t n = 0;
+    int ok = SSL_CALL(SSL_read_ex(t->ssl, buf, len, &n));
+    if (ok == 1) {
+        t->drained = !SSL_has_pending(t->ssl);
+        return (ssize_t)n;
+    }
+    /* Whatever it was (nothing there yet, an end, an error), the ordinary
+     * read that comes next meets it again and deals with it. */
+    ERR_clear_error();
+    t->drained = 0;
+    return -EAGAIN;
+}
+
 static ssize_t tls_send(netsrv_conn *c, const void *buf, size_t len)
 {
     netsrv__tls *t = c->io_state;

@@ -13,10 +13,14 @@ if ! command -v bash >/dev/null 2>&1; then
     t_done
 fi
 
+# The completion runs "nettool --list" for the applets: the tree's nettool,
+# not one an installed package put in PATH.
+NT_DIR=$(cd "$(dirname "$NETTOOL")" && pwd)
+
 # comp WORD...: completes the last WORD (often "") of the command line
 # WORD...; prints the candidates sorted, one a line.
 comp() {
-    timeout 10 bash --norc --noprofile -c '
+    PATH="$NT_DIR:$PATH" timeout 10 bash --norc --noprofile -c '
 . "$1" || exit 1
 shift
 COMP_WORDS=("$@")
@@ -60,13 +64,13 @@ comp "$NETTOOL" serve "" >"$T/h1"
 "$NETTOOL" serve --help | sed -n 's/^Handlers: *//p' | tr ' ' '\n' | grep . | sort >"$T/h0"
 [ -s "$T/h0" ] && cmp -s "$T/h0" "$T/h1"
 t_ok $? "'nettool serve <TAB>' offers the handlers of serve --help: $(words "$T/h1")"
-t_is "$(comp nettool serve "" | tr '\n' ' ')" "discard echo exec files http " \
-    "'nettool serve <TAB>' with no nettool to ask: echo discard exec files http"
+t_is "$(comp nettool serve "" | tr '\n' ' ')" "chat discard echo exec files http " \
+    "'nettool serve <TAB>' with no nettool to ask: echo discard exec files http chat"
 t_is "$(comp nettool serve -m "" | tr '\n' ' ')" "async fork sync thread " \
     "'nettool serve -m <TAB>' offers the modes"
 t_is "$(comp nettool serve echo --mode a | tr '\n' ' ')" "async " \
     "'nettool serve echo --mode a<TAB>' gives async"
-t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "discard echo exec files http " \
+t_is "$(comp nettool serve -m async -w 2 "" | tr '\n' ' ')" "chat discard echo exec files http " \
     "'nettool serve -m async -w 2 <TAB>' (options first) still offers the handlers"
 t_is "$(comp nettool serve echo --max-conns "" | tr '\n' ' ')" "" \
     "'nettool serve echo --max-conns <TAB>' offers nothing (a number)"
@@ -90,7 +94,7 @@ t_is "$(words "$T/bw")" "--warmup --workers" "'nettool bench ADDR --w<TAB>' give
 t_is "$(comp nettool echo --t | tr '\n' ' ')" "--timeout " "'nettool echo --t<TAB>' gives --timeout"
 
 # ---- links and serve exec's program
-t_is "$(comp nettool-serve "" | tr '\n' ' ')" "discard echo exec files http " \
+t_is "$(comp nettool-serve "" | tr '\n' ' ')" "chat discard echo exec files http " \
     "'nettool-serve <TAB>' offers the handlers"
 t_is "$(comp nettool-bench --j | tr '\n' ' ')" "--json " "'nettool-bench --j<TAB>' gives --json"
 comp nettool serve exec -m fork -- ca >"$T/prog"
@@ -112,6 +116,20 @@ t_is "$(words "$T/ofile")" "$T/cdir/afile" "'nettool download ADDR NAME -o F<TAB
 t_is "$(comp nettool download 127.0.0.1:7000 big --c | tr '\n' ' ')" "--continue " \
     "'nettool download ADDR NAME --c<TAB>' gives --continue"
 t_is "$(comp nettool-download --sha | tr '\n' ' ')" "--sha256 " "'nettool-download --sha<TAB>' gives --sha256"
+
+# ---- dircopy SRC DST: directories
+comp nettool dircopy -j 2 "$T/cdir/" >"$T/dcdirs"
+t_is "$(words "$T/dcdirs")" "$T/cdir/dsub" "'nettool dircopy -j 2 SRC<TAB>' offers directories only"
+comp nettool-dircopy "$T/cdir" "$T/cdir/" >"$T/dcdirs"
+t_is "$(words "$T/dcdirs")" "$T/cdir/dsub" "'nettool-dircopy SRC DST<TAB>' offers directories"
+t_is "$(comp nettool dircopy --ver | tr '\n' ' ')" "--verbose --verify " \
+    "'nettool dircopy --ver<TAB>' gives --verbose and --verify"
+# ---- get: -d DIR, --cacert FILE
+comp nettool get -d "$T/cdir/" >"$T/gdirs"
+t_is "$(words "$T/gdirs")" "$T/cdir/dsub" "'nettool get -d DIR<TAB>' offers directories only"
+comp nettool get http://h/ --cacert "$T/cdir/a" >"$T/gca"
+t_is "$(words "$T/gca")" "$T/cdir/afile" "'nettool get URL --cacert F<TAB>' offers files"
+t_is "$(comp nettool-get --per | tr '\n' ' ')" "--per-host " "'nettool-get --per<TAB>' gives --per-host"
 
 test ! -s "$T/comp.err"
 t_ok $? "no error from the completion function: $(head -n 1 "$T/comp.err")"

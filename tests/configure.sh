@@ -1,6 +1,7 @@
 #!/bin/sh
 # configure.sh - configure stops with one line naming the Debian package to
-# install when libev, http-parser, PCRE2, OpenSSL's libcrypto or libssl is missing.  Each library is
+# install when libev, http-parser, PCRE2, OpenSSL's libcrypto or libssl, or SQLite is missing
+# (or, with --enable-fuzzing, clang or its libFuzzer).  Each library is
 # made to look missing (a cache variable saying its header is absent, or
 # pkg-config finding no .pc file), in a copy of just what configure needs,
 # since a configured source tree cannot be configured again elsewhere.
@@ -49,5 +50,54 @@ mkdir -p "$T/no-libssl"
 cp "$T/pcre2-only/libpcre2-8.pc" "$(pkg-config --variable=pcfiledir libcrypto)/libcrypto.pc" \
     "$T/no-libssl/"
 missing libssl libssl-dev PKG_CONFIG_LIBDIR="$T/no-libssl" PKG_CONFIG_PATH=
+# SQLite: every .pc file above and libssl's, not sqlite3's.
+mkdir -p "$T/no-sqlite"
+cp "$T/no-libssl/"*.pc "$(pkg-config --variable=pcfiledir libssl)/libssl.pc" "$T/no-sqlite/"
+missing SQLite libsqlite3-dev PKG_CONFIG_LIBDIR="$T/no-sqlite" PKG_CONFIG_PATH=
+
+# --enable-fuzzing: a compiler other than clang, then clang without
+# libFuzzer (its cache variable says the link failed).
+rm -f "$T/src/config.cache"
+fuzzing() { # NAME PACKAGE ARGS...: as missing(), with --enable-fuzzing
+    name=$1 package=$2
+    shift 2
+    (cd "$T/src" && env "$@" ./configure --enable-fuzzing >"$T/$name.out" 2>"$T/$name.err")
+    rc=$?
+    [ $rc -ne 0 ]
+    t_ok $? "$name: configure --enable-fuzzing fails (exit $rc)"
+    line=$(tail -n 1 "$T/$name.err")
+    case $line in
+    "configure: error: "*"install the Debian package $package")
+        pass "$name: one line names $package" ;;
+    *)
+        fail "$name: one line names $package"
+        diag "got: $line" ;;
+    esac
+}
+if command -v gcc >/dev/null 2>&1; then
+    fuzzing "fuzzing with gcc" clang CC=gcc
+else
+    t_skip 2 "no gcc to try --enable-fuzzing with"
+fi
+if command -v clang >/dev/null 2>&1; then
+    fuzzing "fuzzing without libFuzzer" libclang-rt-dev CC=clang netsrv_cv_libfuzzer=no
+else
+    t_skip 2 "no clang to try --enable-fuzzing without libFuzzer"
+fi
+# ThreadSanitizer excludes AddressSanitizer: asking for both is one error
+# line, before any check.
+(cd "$T/src" && ./configure --enable-sanitizers --enable-thread-sanitizer >"$T/both.out" 2>"$T/both.err")
+rc=$?
+[ $rc -ne 0 ]
+t_ok $? "--enable-sanitizers with --enable-thread-sanitizer: configure fails (exit $rc)"
+line=$(tail -n 1 "$T/both.err")
+case $line in
+"configure: error: --enable-thread-sanitizer and --enable-sanitizers cannot be used together"*)
+    pass "both sanitizer options: the error says they exclude each other" ;;
+*)
+    fail "both sanitizer options: the error says they exclude each other"
+    diag "got: $line" ;;
+esac
+t_is "$(grep -c '^checking' "$T/both.out")" 0 "both sanitizer options: refused before any check"
 
 t_done

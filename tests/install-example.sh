@@ -1,8 +1,8 @@
 #!/bin/sh
 # install-example.sh - installs the built tree into a temporary DESTDIR and
-# builds contrib/examples/upper.c and pool.c against it with pkg-config and
-# the shipped Makefile, as a user would; then runs them and checks their
-# answers.  TAP.
+# builds every contrib/examples program (upper, dgram, greet, pool, fetch)
+# against it with pkg-config and the shipped Makefile, as a user would;
+# then runs them and checks their answers (tests/examples_lib.sh).  TAP.
 # Works in place and under `make distcheck` (VPATH build, read-only srcdir).
 
 set -u
@@ -13,24 +13,24 @@ builddir=${abs_top_builddir:-$(pwd)}
 MAKE=${MAKE:-make}
 T=${TEST_TIMEOUT_SCALE:-1}
 
-echo "1..8"
+. "$srcdir/tests/examples_lib.sh"
+plan=$((2 + EX_TESTS))
+echo "1..$plan"
 
 n=0
 tmp=
-pid=
 pass() { n=$((n + 1)); echo "ok $n - $*"; }
 fail() { n=$((n + 1)); echo "not ok $n - $*"; }
 # After a step everything else depends on fails, the rest cannot run.  The
 # "not ok" line already tells the failure: the exit status stays 0 so the
 # TAP driver does not count it twice.
 skip_rest() {
-    while [ "$n" -lt 8 ]; do n=$((n + 1)); echo "ok $n # SKIP $*"; done
+    while [ "$n" -lt "$plan" ]; do n=$((n + 1)); echo "ok $n # SKIP $*"; done
     exit 0
 }
 diag() { sed 's/^/# /' "$@"; }
 cleanup() {
-    # timeout(1) passes TERM on to upper; its own -s KILL is the backstop.
-    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; fi
+    ex_cleanup
     if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -87,116 +87,27 @@ else
     skip_rest "incomplete installation"
 fi
 
-# 3. Build the example with its own Makefile, out of the (read-only) source
-# directory, against the installed library only.
+# 3 and on.  Every example, built with its own Makefile out of the
+# (read-only) source directory against the installed library only, then
+# run: tests/examples_lib.sh, which contrib/debian/check-installed.sh runs
+# against the .deb packages too.
 mkdir "$tmp/build"
-if (cd "$tmp/build" && env -u MAKEFLAGS -u MFLAGS timeout $((120 * T)) \
-        "$MAKE" -f "$srcdir/contrib/examples/Makefile" \
-        VPATH="$srcdir/contrib/examples" CC="$CC" \
-        CFLAGS="-O1 -g -Wall -Wextra -Werror $SAN_CFLAGS" \
-        LDFLAGS="$SAN_LDFLAGS -Wl,-rpath,$libdir" upper) >"$tmp/build.log" 2>&1 &&
-        [ -x "$tmp/build/upper" ]; then
-    pass "cc upper.c \$(pkg-config --cflags --libs libnetsrv)"
-else
-    fail "build contrib/examples/upper.c"; diag "$tmp/build.log"
-    skip_rest "example did not build"
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+diag_file() { [ -f "$1" ] && diag "$1"; }
+EX_SRC=$srcdir/contrib/examples
+EX_OUT=$tmp/build
+EX_NETTOOL=$builddir/tools/nettool
+EX_CLIENT=$srcdir/tests/example_client.py
+EX_CC=$CC
+EX_CFLAGS="-O1 -g -Wall -Wextra -Werror $SAN_CFLAGS"
+EX_LDFLAGS="$SAN_LDFLAGS -Wl,-rpath,$libdir"
+EX_T=$T
+LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
+if ! command -v python3 >/dev/null 2>&1; then
+    skip_rest "no python3 for the examples' clients"
 fi
-
-# 4. Start it on a free port; it says where it listens on stderr.
-LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    timeout -s KILL $((60 * T)) "$tmp/build/upper" 127.0.0.1:0 thread \
-    </dev/null >"$tmp/upper.out" 2>"$tmp/upper.err" &
-pid=$!
-addr=
-i=0
-while [ $i -lt $((100 * T)) ]; do
-    addr=$(sed -n 's/^upper: listening on //p' "$tmp/upper.err")
-    [ -n "$addr" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-case "$addr" in
-127.0.0.1:[1-9]*)
-    pass "upper listens on $addr" ;;
-*)
-    fail "upper prints 'listening on 127.0.0.1:PORT'"; diag "$tmp/upper.err"
-    skip_rest "server did not start" ;;
-esac
-
-# 5. A line comes back in upper case.
-port=${addr##*:}
-if command -v python3 >/dev/null 2>&1; then
-    reply=$(timeout $((20 * T)) python3 -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-s.sendall(b"hello, libnetsrv 1\n")
-data = b""
-while not data.endswith(b"\n"):
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    data += chunk
-sys.stdout.write(data.decode("ascii", "replace"))
-' "$port" 2>&1)
-elif command -v socat >/dev/null 2>&1; then
-    reply=$(printf 'hello, libnetsrv 1\n' |
-            timeout $((20 * T)) socat -t 5 - "TCP:127.0.0.1:$port" 2>&1)
-else
-    reply="(no client: install python3 or socat)"
-fi
-if [ "$reply" = "HELLO, LIBNETSRV 1" ]; then
-    pass "reply is upper case"
-else
-    fail "reply is upper case"; echo "# got: $reply"; diag "$tmp/upper.err"
-fi
-
-# 6. SIGTERM stops it cleanly (exit status 0) within a few seconds.
-kill -TERM "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt $((100 * T)) ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-if kill -0 "$pid" 2>/dev/null; then
-    fail "SIGTERM stops upper within 10 s"
-else
-    wait "$pid"
-    status=$?
-    pid=
-    if [ "$status" -eq 0 ]; then
-        pass "SIGTERM stops upper, exit status 0"
-    else
-        fail "SIGTERM stops upper, exit status 0 (got $status)"; diag "$tmp/upper.err"
-    fi
-fi
-
-# 7. The pool example builds the same way.
-if (cd "$tmp/build" && env -u MAKEFLAGS -u MFLAGS timeout $((120 * T)) \
-        "$MAKE" -f "$srcdir/contrib/examples/Makefile" \
-        VPATH="$srcdir/contrib/examples" CC="$CC" \
-        CFLAGS="-O1 -g -Wall -Wextra -Werror $SAN_CFLAGS" \
-        LDFLAGS="$SAN_LDFLAGS -Wl,-rpath,$libdir" pool) >"$tmp/build-pool.log" 2>&1 &&
-        [ -x "$tmp/build/pool" ]; then
-    pass "cc pool.c \$(pkg-config --cflags --libs libnetsrv)"
-else
-    fail "build contrib/examples/pool.c"; diag "$tmp/build-pool.log"
-    skip_rest "pool example did not build"
-fi
-
-# 8. It squares 1..20 in 3 workers: every square once.
-LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-    timeout -s KILL $((60 * T)) "$tmp/build/pool" 3 20 \
-    </dev/null >"$tmp/pool.out" 2>"$tmp/pool.err"
-status=$?
-want=$(i=1; while [ $i -le 20 ]; do echo "$i^2 = $((i * i))"; i=$((i + 1)); done)
-got=$(sort -n "$tmp/pool.out")
-if [ "$status" -eq 0 ] && [ "$got" = "$want" ]; then
-    pass "pool 3 20 prints the 20 squares, exit status 0"
-else
-    fail "pool 3 20 prints the 20 squares (exit status $status)"
-    diag "$tmp/pool.out"; diag "$tmp/pool.err"
-fi
+ex_all
 
 # The result is in the TAP lines above.
 exit 0

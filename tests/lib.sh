@@ -140,8 +140,14 @@ start_server() {
     "$NETTOOL" serve "$@" 2>"$SRV_LOG" &
     SRV_PID=$!
     echo "$SRV_PID" >>"$T/pids"
-    if ! wait_for 10 grep -q 'listening on' "$SRV_LOG"; then
-        diag "server $_name did not start: $(cat "$SRV_LOG")"
+    # (30 s: an upper bound for a loaded machine running sanitizer builds.)
+    if ! wait_for 30 grep -q 'listening on' "$SRV_LOG"; then
+        if kill -0 "$SRV_PID" 2>/dev/null; then
+            diag "server $_name did not start in 30 s, still running: $(cat "$SRV_LOG")"
+        else
+            wait "$SRV_PID"
+            diag "server $_name did not start, exit $?: $(cat "$SRV_LOG")"
+        fi
         return 1
     fi
     SRV_ADDR=$(grep 'listening on' "$SRV_LOG" | head -n 1 | awk '{print $NF}')

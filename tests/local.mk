@@ -68,6 +68,8 @@ SH_TESTS = \
 	tests/cet.sh
 TESTS += $(SH_TESTS)
 EXTRA_DIST += $(SH_TESTS) tests/lib.sh tests/netclient.py
+# The examples' runs, shared with contrib/debian/check-installed.sh.
+EXTRA_DIST += tests/examples_lib.sh tests/example_client.py
 
 # The async mode on its own terms (tests/async.c, tests/serve_async.sh; not tests/async.sh:
 # its log would be tests/async.log, the same as tests/async.t's).
@@ -137,3 +139,96 @@ TESTS += tests/httpd.t tests/serve_http.sh tests/http_idle.sh tests/browser_http
 tests_httpd_t_SOURCES = tests/httpd.c $(tests_common)
 tests_httpd_t_LDADD = libnetsrv/libnetsrv.la
 EXTRA_DIST += tests/serve_http.sh tests/http_idle.sh tests/browser_http.sh tests/httpclient.py
+
+# One file copied to a temporary name and renamed (libnetsrv/copy.c).
+check_PROGRAMS += tests/copy.t
+TESTS += tests/copy.t
+tests_copy_t_SOURCES = tests/copy.c $(tests_common)
+tests_copy_t_LDADD = libnetsrv/libnetsrv.la
+
+# The journal of finished work (libnetsrv/journal.c).
+check_PROGRAMS += tests/journal.t
+TESTS += tests/journal.t
+tests_journal_t_SOURCES = tests/journal.c $(tests_common)
+tests_journal_t_LDADD = libnetsrv/libnetsrv.la
+
+# nettool dircopy on generated trees (tests/dircopy.sh), entries compared
+# by tests/dircopy_cmp.py, failures injected by tests/dircopy_shim.so
+# (LD_PRELOAD: a shared object built as a check program).
+check_PROGRAMS += tests/dircopy_shim.so
+tests_dircopy_shim_so_SOURCES = tests/dircopy_shim.c
+tests_dircopy_shim_so_CFLAGS = -fPIC $(WARN_CFLAGS)
+tests_dircopy_shim_so_LDFLAGS = -Xcompiler -shared
+tests_dircopy_shim_so_LDADD = -ldl
+TESTS += tests/dircopy.sh
+EXTRA_DIST += tests/dircopy.sh tests/dircopy_cmp.py
+# The HTTP client session (libnetsrv/http_client.c) against a scripted
+# server of its own, 1,000 tasks on one loop among them.
+check_PROGRAMS += tests/httpc.t
+TESTS += tests/httpc.t
+tests_httpc_t_SOURCES = tests/httpc.c $(tests_common)
+tests_httpc_t_LDADD = libnetsrv/libnetsrv.la
+
+# nettool get end to end (tests/get.sh): tests/getserver.py scripts the
+# odd answers, serve http and nginx (HTTPS, a CA made by the test) the rest.
+TESTS += tests/get.sh
+EXTRA_DIST += tests/get.sh tests/getserver.py
+# chat
+TESTS += tests/chat.sh
+EXTRA_DIST += tests/chat.sh tests/chatclient.py
+# end chat
+# The scraper's library pieces (regex, charsets, HTML references, links,
+# robots.txt, the crawl frontier); tests/scrape.sh drives "nettool scrape".
+check_PROGRAMS += tests/scrape.t
+TESTS += tests/scrape.t
+tests_scrape_t_SOURCES = tests/scrape.c $(tests_common)
+tests_scrape_t_LDADD = libnetsrv/libnetsrv.la
+TESTS += tests/scrape.sh
+EXTRA_DIST += tests/scrape.sh
+
+# The systemd unit pairs of contrib/systemd: systemd-analyze verify, and
+# each service's ExecStart under systemd-socket-activate (tests/systemd.sh,
+# tests/units_lib.sh, shared with contrib/debian/check-installed.sh).
+TESTS += tests/systemd.sh
+EXTRA_DIST += tests/systemd.sh tests/units_lib.sh tests/unit_client.py
+# ---- the suite under ThreadSanitizer and under valgrind
+# make check-tsan, in a build directory configured with
+# --enable-thread-sanitizer: the tests where threads and loops meet (several
+# loops, wake-ups from other threads, the chat group, client tasks, the
+# process pool, and serve in thread and async mode; not tests/chat.sh,
+# whose 1,000-member rounds take minutes under TSan and then miss its
+# time limits: tests/group.t covers the chat group).  A report makes the
+# process exit 66 at once, so the test fails.  tests/tsan.supp holds the
+# suppressions (third-party code only).  TSAN_OPTIONS from the environment
+# come last and win.
+TSAN_TESTS = \
+	tests/loop.t tests/task.t tests/async.t tests/group.t tests/client.t \
+	tests/httpc.t tests/pool.t tests/conformance.t tests/hooks.t \
+	tests/serve_echo.sh tests/serve_async.sh tests/serve_exec.sh \
+	tests/serve_http.sh
+EXTRA_DIST += tests/tsan.supp
+check-tsan:
+if TSAN
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$(abs_top_srcdir)/tests/tsan.supp $${TSAN_OPTIONS:-}" \
+	    $(MAKE) $(AM_MAKEFLAGS) check TESTS="$(TSAN_TESTS)"
+else
+	@echo "make check-tsan: configure with --enable-thread-sanitizer first (in a build directory of its own)" >&2; exit 1
+endif
+
+# make check-valgrind: every C TAP program (tests/*.t) under memcheck, in a
+# plain build.  Any error, or a definite leak, exits 99, which fails the
+# test.  libtool --mode=execute looks through the programs' wrapper scripts.
+# The coroutine stacks are registered with valgrind (coro.c), so the async
+# mode's switches are not taken for wild stack pointers.
+VALGRIND_TESTS = $(C_TESTS) tests/async.t tests/coro.t tests/iptable.t \
+	tests/core_bugs.t tests/pool.t tests/httpd.t tests/copy.t tests/httpc.t \
+	tests/scrape.t tests/journal.t
+VALGRIND = valgrind
+VALGRIND_FLAGS = --tool=memcheck --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --suppressions=$(abs_top_srcdir)/tests/valgrind.supp \
+	--quiet
+EXTRA_DIST += tests/valgrind.supp
+check-valgrind:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS="$(VALGRIND_TESTS)" \
+	    T_LOG_COMPILER="$(LIBTOOL) --mode=execute $(VALGRIND) $(VALGRIND_FLAGS)"
+.PHONY: check-tsan check-valgrind

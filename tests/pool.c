@@ -97,7 +97,12 @@ static int work(void *ctx, const void *task, size_t len, void *result, size_t *r
 
 static int submit(netsrv_pool *p, int op, long long val, unsigned long long id, unsigned flags)
 {
-    job j = { op, val };
+    job j;
+    /* all of it, padding too: the bytes go through a socket (valgrind
+     * checks each one sent) */
+    memset(&j, 0, sizeof j);
+    j.op = op;
+    j.val = val;
     return netsrv_pool_submit(p, &j, sizeof j, id, flags);
 }
 
@@ -413,6 +418,83 @@ static void test_parent_death(void)
             kill(pids[i], SIGKILL);
 }
 
+/* SIGINT, as the header advises: the handler sets a flag, the loop
+ * around netsrv_pool_next_result sees it and calls terminate.  Sent to
+ * the pool's process alone, or to its whole process group as a
+ * terminal's ^C is (the workers then die of it too and are reported and
+ * replaced meanwhile).  Either way the process ends with no child left:
+ * every worker, replacements included, reaped. */
+static volatile sig_atomic_t got_int;
+static void on_int(int sig)
+{
+    (void)sig;
+    got_int = 1;
+}
+
+static void test_sigint(int group)
+{
+    int pp[2];
+    if (pipe(pp) < 0)
+        bail_out("pipe: %s", strerror(errno));
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        signal(SIGALRM, SIG_DFL);
+        alarm(20);
+        if (group)
+            setpgid(0, 0);
+        test_pid = getpid();
+        close(pp[0]);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_int;
+        sigaction(SIGINT, &sa, NULL);
+        netsrv_pool *p = NULL;
+        if (netsrv_pool_new(&p, 3, 4, work, NULL, NULL, 0) < 0)
+            _exit(1);
+        submit(p, OP_LOOP, 0, 1, 0);
+        submit(p, OP_READ, 0, 2, 0);
+        tu_ev ev;
+        if (tu_ev_wait(&ev, 1, 5000) != 1)
+            _exit(1);
+        pid_t pids[3];
+        netsrv_pool_pids(p, pids, 3);
+        if (write(pp[1], pids, sizeof pids) != sizeof pids)
+            _exit(1);
+        netsrv_pool_result r;
+        while (!got_int)
+            netsrv_pool_next_result(p, &r, 0.05);
+        netsrv_pool_terminate(p, 0.2);
+        int left = netsrv_pool_pids(p, NULL, 0);
+        netsrv_pool_free(p);
+        /* ECHILD: no child of ours is left, running or unreaped. */
+        pid_t w = waitpid(-1, NULL, WNOHANG);
+        _exit(left == 0 && w < 0 && errno == ECHILD ? 0 : 3);
+    }
+    close(pp[1]);
+    if (group)
+        setpgid(child, child); /* whichever of the two runs first */
+    pid_t pids[3] = { 0 };
+    ssize_t n = read_pipe(pp[0], pids, sizeof pids, 10000);
+    close(pp[0]);
+    is(n, (ssize_t)sizeof pids, "%s: a pool of 3 busy, one worker ignoring SIGTERM",
+       group ? "SIGINT to the group" : "SIGINT to the parent");
+    kill(group ? -child : child, SIGINT);
+    int st = 0;
+    ok(tu_wait_zombie(child, 10000) && waitpid(child, &st, 0) == child && WIFEXITED(st) &&
+           WEXITSTATUS(st) == 0,
+       "its handler's flag made it terminate the pool, and it ended with no child left "
+       "(status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    ok(n == sizeof pids && all_gone(pids, 3, 5), "no worker runs");
+    for (int i = 0; i < 3; i++)
+        if (n == sizeof pids && !gone(pids[i]))
+            kill(pids[i], SIGKILL);
+    if (waitpid(child, &st, WNOHANG) == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, &st, 0);
+    }
+}
+
 int main(void)
 {
     tu_init(90);
@@ -434,6 +516,8 @@ int main(void)
     test_terminate();
     test_signals();
     test_parent_death();
+    test_sigint(0);
+    test_sigint(1);
 
     int st = 0;
     ok(waitpid(foreign, &st, WNOHANG) == foreign && WIFEXITED(st) && WEXITSTATUS(st) == 42,

@@ -148,6 +148,9 @@ static int printf_handle(netsrv_request *req)
     static char big[40001];
     memset(big, 'x', 40000);
     int r1 = netsrv_printf(req, "%d-%s-%05.1f|", 42, "abc", 3.14159);
+    /* sent at once, after what printf buffered */
+    if (netsrv_send(req, "<sent>", 6) != 6)
+        return -EIO;
     int r2 = netsrv_printf(req, "%s", big);
     netsrv_printf(req, "|%d %d\n", r1, r2);
     return 0;
@@ -167,11 +170,12 @@ static void test_printf(void)
     int fd = tu_connect(addr, 0);
     ssize_t n = tu_read_all(fd, buf, cap, 10000);
     tu_close(fd);
-    int off = snprintf(want, cap, "42-abc-003.1|");
+    int off = snprintf(want, cap, "42-abc-003.1|<sent>");
     memset(want + off, 'x', 40000);
     snprintf(want + off + 40000, cap - off - 40000, "|13 40000\n");
     is(n, (ssize_t)strlen(want), "printf: all output arrived (%zd bytes)", n);
-    ok(n > 0 && memcmp(buf, want, strlen(want)) == 0, "printf: formats, returns byte counts, 40 KB output whole");
+    ok(n > 0 && memcmp(buf, want, strlen(want)) == 0,
+       "printf: formats, returns byte counts, 40 KB output whole; netsrv_send keeps the order");
     free(buf);
     free(want);
     stop(&t);
@@ -516,7 +520,7 @@ static int dg_handle(netsrv_request *req)
         return 0;
     }
     netsrv_write(req, p, len);
-    netsrv_write(req, "-reply", 6);
+    netsrv_send(req, "-reply", 6); /* gathered into the one reply too */
     return 0;
 }
 

@@ -152,8 +152,50 @@ int tu_start(tu_srv *t, netsrv_server *srv, double poll)
     return 0;
 }
 
+static netsrv_server *proc_srv;
+static void proc_term(int sig)
+{
+    (void)sig;
+    netsrv_shutdown(proc_srv);
+}
+
+int tu_start_proc(tu_srv *t, netsrv_server *srv, double poll)
+{
+    memset(t, 0, sizeof *t);
+    t->srv = srv;
+    t->poll = poll;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        proc_srv = srv;
+        signal(SIGALRM, SIG_DFL); /* the parent's watchdog speaks for both */
+        signal(SIGTERM, proc_term);
+        _exit(netsrv_serve_forever(srv, poll) == 0 ? 0 : 1);
+    }
+    t->pid = pid;
+    t->started = 1;
+    return 0;
+}
+
 int tu_wait_done(tu_srv *t, double timeout)
 {
+    if (t->started && t->pid) {
+        double until = tu_now() + timeout;
+        int st;
+        for (;;) {
+            pid_t r = waitpid(t->pid, &st, WNOHANG);
+            if (r == t->pid || (r < 0 && errno != EINTR))
+                break;
+            if (tu_now() > until)
+                return 0;
+            usleep(2000);
+        }
+        t->rv = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
+        t->started = 0;
+        return 1;
+    }
     if (!t->started)
         return 1;
     double end = tu_now() + timeout;
@@ -171,6 +213,16 @@ int tu_stop(tu_srv *t)
 {
     if (!t->started)
         return t->rv;
+    if (t->pid) {
+        kill(t->pid, SIGTERM);
+        if (!tu_wait_done(t, 10.0)) {
+            diag("the serving process did not end within 10 s of SIGTERM");
+            kill(t->pid, SIGKILL);
+            tu_wait_done(t, 10.0);
+            return -ETIMEDOUT;
+        }
+        return t->rv;
+    }
     netsrv_shutdown(t->srv);
     if (!tu_wait_done(t, 10.0)) {
         diag("serve_forever did not return within 10 s of netsrv_shutdown");

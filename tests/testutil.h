@@ -29,6 +29,7 @@ typedef struct tu_srv {
     int rv;             /* serve_forever's return value once done */
     atomic_int done;    /* set when serve_forever returned */
     int started;
+    pid_t pid;          /* tu_start_proc: the process serving, else 0 */
 } tu_srv;
 
 /* Creates a server from cfg with handler; on failure prints a diag line and
@@ -40,6 +41,13 @@ int tu_listen_loopback(int *port);
 netsrv_server *tu_create(const netsrv_config *cfg, const netsrv_handler *h, char *addrbuf);
 /* Runs serve_forever(srv, poll) in a new thread; returns 0 or -errno. */
 int tu_start(tu_srv *t, netsrv_server *srv, double poll);
+/* Runs serve_forever(srv, poll) in the main thread of a child process
+ * (SIGTERM there shuts it down); tu_stop ends it.  For fork mode: a fork
+ * from a process whose other thread is inside malloc can leave the child
+ * stuck on an allocator lock (AddressSanitizer's, in GCC 12, takes none
+ * around fork), which a server in a thread of the test program risks on
+ * every connection.  State in shared memory is seen by both sides. */
+int tu_start_proc(tu_srv *t, netsrv_server *srv, double poll);
 /* Waits at most timeout seconds for serve_forever to return; 1 when it did
  * (the thread is then joined), 0 when it is still running. */
 int tu_wait_done(tu_srv *t, double timeout);
@@ -83,6 +91,29 @@ int tu_echo_once(const char *addr, int dgram, const char *msg);
 #endif
 #ifndef TU_UNDER_ASAN
 #define TU_UNDER_ASAN 0
+#endif
+/* Built with ThreadSanitizer (which also reports a stack overflow itself,
+ * then exits with its exitcode instead of dying of the signal). */
+#if defined(__SANITIZE_THREAD__)
+#define TU_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_UNDER_TSAN 1
+#endif
+#endif
+#ifndef TU_UNDER_TSAN
+#define TU_UNDER_TSAN 0
+#endif
+/* Run under valgrind (make check-valgrind): its own heap and shadow count
+ * in RSS, and a program exec'd again is no longer under it. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TU_UNDER_VALGRIND (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef TU_UNDER_VALGRIND
+#define TU_UNDER_VALGRIND 0
 #endif
 
 /* VmRSS of this process in bytes, -1 when unknown. */

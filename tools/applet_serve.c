@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@ const char nt_serve_usage[] =
     "and stdout.  The files handler serves the regular files below DIR, with\n"
     "their SHA-256, to 'nettool download' (the protocol is in nettool(1)).\n"
     "The http handler serves the files below DIR to browsers and curl.\n"
+    /* chat */
+    "The chat handler is a line-based chat room server (thread or async\n"
+    "mode; its protocol is in nettool(1)).\n"
+    /* end chat */
     "Prints 'nettool serve: HANDLER (MODE) listening on ADDR'\n"
     "with the address actually bound (0.0.0.0:7000 for -l 7000, the real\n"
     "port for port 0).\n"
@@ -74,6 +79,11 @@ const char nt_serve_usage[] =
     "      --upload         accept PUT: the body replaces the file under DIR\n"
     "                       (written to a hidden temporary file, then renamed)\n"
     "      --max-upload SIZE  largest upload (suffix k, M or G; default 100M)\n"
+    /* chat */
+    "\nThe chat handler:\n"
+    "      --history N      replay the last N lines of a room to whoever\n"
+    "                       joins it (default 20, 0 none, at most 10000)\n"
+    /* end chat */
     "\nAn option that does not apply to the mode or the socket is a usage\n"
     "error (exit 2), never silently ignored.\n"
     "\nThe soft limit on open files is raised to the hard limit at start, so\n"
@@ -92,13 +102,15 @@ enum {
     OPT_REQUEST_TIMEOUT,
     OPT_NO_LOG,
     OPT_UPLOAD,
-    OPT_MAX_UPLOAD
+    OPT_MAX_UPLOAD,
+    OPT_HISTORY /* chat */
 };
 
 static const struct option nt_serve_options[] = {
     { "backlog",    required_argument, NULL, OPT_BACKLOG },
     { "dgram",      no_argument,       NULL, 'u' },
     { "drain",      required_argument, NULL, OPT_DRAIN },
+    { "history",    required_argument, NULL, OPT_HISTORY }, /* chat */
     { "listen",     required_argument, NULL, 'l' },
     { "max-conns",  required_argument, NULL, OPT_MAX_CONNS },
     { "max-upload", required_argument, NULL, OPT_MAX_UPLOAD },
@@ -155,7 +167,9 @@ static void nt_serve_signals(void)
 static void nt_serve_on_error(netsrv_server *srv, netsrv_request *req,
                               const netsrv_addr *peer, int err, void *ctx)
 {
-    static volatile int last_accept_err;
+    /* Atomic: with -w N every loop thread accepts, and reports its own
+     * failures here at the same time as the others. */
+    static atomic_int last_accept_err;
     char who[NETSRV_ADDRSTRLEN];
 
     (void)srv;
@@ -169,10 +183,8 @@ static void nt_serve_on_error(netsrv_server *srv, netsrv_request *req,
                      netsrv_strerror(err));
         return;
     }
-    if (!req && !peer && nt_verbosity >= 1 && last_accept_err != err) {
-        last_accept_err = err;
+    if (!req && !peer && nt_verbosity >= 1 && atomic_exchange(&last_accept_err, err) != err)
         nt_error("accept: %s", netsrv_strerror(err));
-    }
 }
 
 /* "echo, discard, exec": the handlers, for a usage error line. */
@@ -209,6 +221,10 @@ struct nt_serve_given {
     int upload;             /* --upload */
     const char *max_upload; /* --max-upload */
     int timeout;            /* --timeout */
+    /* chat */
+    int chat;               /* the chat handler */
+    const char *chat_opt;   /* an option of the chat handler */
+    /* end chat */
 };
 
 /* The socket the server will have, as far as it is known: before an
@@ -252,6 +268,14 @@ static int nt_serve_misfit(const struct nt_serve_given *g, netsrv_mode mode,
         /* The library would only fail each datagram with ENOTSOCK. */
         snprintf(msg, len, "the %s handler needs a stream socket (%s)", g->stream_only,
                  g->udp ? "drop -u" : "the inherited one takes datagrams");
+    /* chat */
+    else if (g->chat_opt && !g->chat)
+        snprintf(msg, len, "%s is an option of the chat handler", g->chat_opt);
+    else if (g->chat && (mode == NETSRV_FORK || mode == NETSRV_SYNC))
+        snprintf(msg, len, "the chat handler needs -m thread or async (the mode is %s: "
+                 "%s)", mname, mode == NETSRV_FORK ? "its clients would be in different "
+                 "processes" : "one client at a time");
+    /* end chat */
     else if (g->http_opt && !g->http)
         snprintf(msg, len, "%s is an option of the http handler", g->http_opt);
     else if (g->max_upload && !g->upload)
@@ -303,6 +327,8 @@ int nt_serve_main(int argc, char **argv)
     char **prog = NULL;
     netsrv_files_dir *files = NULL;
     netsrv_httpd httpd;
+    netsrv_chat *chat = NULL; /* chat */
+    unsigned history = 20;    /* chat */
     int httpd_ready = 0, http_log = 1;
     size_t max_upload = 0;
     netsrv_server *srv = NULL;
@@ -408,6 +434,14 @@ int nt_serve_main(int argc, char **argv)
             given.max_upload = "--max-upload";
             given.http_opt = "--max-upload";
             break;
+        /* chat */
+        case OPT_HISTORY:
+            history = nt_opt_unsigned("--history", optarg);
+            if (history > 10000)
+                nt_usage_error("invalid --history '%s' (want 0 to 10000)", optarg);
+            given.chat_opt = "--history";
+            break;
+        /* end chat */
         case OPT_REQUEST_TIMEOUT:
             cfg.request_timeout = nt_opt_seconds("--request-timeout", optarg);
             break;
@@ -461,6 +495,11 @@ int nt_serve_main(int argc, char **argv)
             nt_usage_error("the files handler needs a directory: nettool serve files DIR");
         given.stream_only = "files";
     }
+    /* chat */
+    given.chat = strcmp(hname, "chat") == 0;
+    if (given.chat)
+        given.stream_only = "chat";
+    /* end chat */
     given.http = strcmp(hname, "http") == 0;
     if (given.http) {
         if (!dir)
@@ -498,6 +537,12 @@ int nt_serve_main(int argc, char **argv)
          * connection for ever (nginx waits 60 s as well). */
         if (!given.timeout)
             cfg.timeout = 60;
+    } else if (given.chat) { /* chat */
+        if ((rc = netsrv_chat_new(&chat, history, 0)) < 0) {
+            nt_error("cannot start the chat: %s", netsrv_strerror(rc));
+            return NT_EXIT_FAILURE;
+        }
+        handler.ctx = chat;
     } else if (dir) {
         if ((rc = netsrv_files_dir_open(&files, dir, 0, err, sizeof err)) < 0) {
             nt_error("cannot serve %s: %s", dir, nt_reason(err, rc, dir));
@@ -512,6 +557,7 @@ int nt_serve_main(int argc, char **argv)
     if (rc < 0) {
         nt_error("cannot listen on %s: %s", cfg.address, nt_reason(err, rc, cfg.address));
         netsrv_files_dir_close(files);
+        netsrv_chat_free(chat); /* chat */
         if (httpd_ready)
             netsrv_httpd_fini(&httpd);
         return NT_EXIT_FAILURE;
@@ -559,5 +605,6 @@ int nt_serve_main(int argc, char **argv)
     }
     if (httpd_ready)
         netsrv_httpd_fini(&httpd);
+    netsrv_chat_free(chat); /* chat */
     return rc < 0 ? NT_EXIT_FAILURE : NT_EXIT_OK;
 }

@@ -12,8 +12,12 @@
  * applet's entry function and usage text, once to build the table. */
 #define NT_APPLET_LIST(NT_APPLET) \
     NT_APPLET(bench,    "load an echo server and measure throughput and latency") \
+    NT_APPLET(chat,     "chat with a chat server, or with a peer over UDP") \
+    NT_APPLET(dircopy,  "copy a directory tree with worker processes, resumable") \
     NT_APPLET(download, "fetch a file from a files server, checked and resumable") \
     NT_APPLET(echo,     "connect to a server, send stdin, print the replies") \
+    NT_APPLET(get,      "fetch http and https URLs, many at once, resumable") \
+    NT_APPLET(scrape,   "print what a regex matches in web pages; crawl their links") \
     NT_APPLET(serve,    "run a server with one of libnetsrv's ready handlers")
 
 struct nt_applet {

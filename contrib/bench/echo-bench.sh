@@ -86,70 +86,10 @@ command -v cc >/dev/null || die "a C compiler (cc) is needed for the C reference
 # (Python and socat cannot raise it themselves).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/echo-bench.XXXXXX")
-declare -A pid addr idle_procs
-started=()
+. "$here/lib.sh"
+bench_setup echo-bench
+declare -A idle_procs
 
-cleanup() {
-    local name
-    for name in "${started[@]}"; do
-        # Each server leads its own process group (setsid): this takes
-        # its children (fork mode, socat, ncat) too.
-        kill -TERM -- "-${pid[$name]}" 2>/dev/null || true
-    done
-    for name in "${started[@]}"; do
-        wait "${pid[$name]}" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A free TCP port on 127.0.0.1, for servers that cannot be told port 0.
-free_port() {
-    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until HOST:PORT accepts a connection (at most 10 s).
-wait_accepting() {
-    local host=${1%:*} port=${1##*:} i
-    for ((i = 0; i < 200; i++)); do
-        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-# Waits until the server's log file names its address; prints it.
-wait_listening() {
-    local log=$1 i line
-    for ((i = 0; i < 200; i++)); do
-        line=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$log" 2>/dev/null | head -n 1)
-        if [ -n "$line" ]; then
-            echo "$line"
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-# Processes in server NAME's process group (it and its children).
-group_size() {
-    pgrep -g "${pid[$1]}" 2>/dev/null | wc -l
-}
-
-# CPU time (clock ticks) used so far by server NAME's process group,
-# reaped children included (fields 14-17 of /proc/PID/stat).
-group_ticks() {
-    local p
-    for p in $(pgrep -g "${pid[$1]}" 2>/dev/null); do
-        cat "/proc/$p/stat" 2>/dev/null || true  # it may exit meanwhile
-    done | awk '{ t += $14 + $15 + $16 + $17 } END { print t + 0 }'
-}
 
 # Waits until every server is back to idle: no connection of the last run
 # left on its port and no more processes than it had at the start (fork
@@ -327,19 +267,7 @@ measure() {
     echo "$rps $errs $cpu"
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
-size_label() {
-    case $1 in
-    *[kK]) echo "${1%[kK]} KiB" ;;
-    *[mM]) echo "${1%[mM]} MiB" ;;
-    *) echo "$1 B" ;;
-    esac
-}
 
 # ---- setup
 ncpu=$(nproc)
@@ -366,13 +294,6 @@ med_of() { # NAME CONNS SIZE -> median req/s, or nothing
 }
 per_cpu_of() { # NAME CONNS SIZE -> median requests per server CPU-second
     [ -n "${per_cpu[$1,$2,$3]:-}" ] && median ${per_cpu[$1,$2,$3]}
-}
-ratio_of() { # A B -> "A/Bx" to two places, or n/a when either is missing or B is 0
-    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
-    else
-        echo n/a
-    fi
 }
 short_ref() { # thread-ref -> thread
     echo "${1%-ref}"

@@ -106,66 +106,11 @@ fi
 command -v wrk >/dev/null || die "wrk is needed (Debian package wrk)"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/http-bench.XXXXXX")
-# nginx's worker runs as nobody when started by root: everything it
-# serves must be readable by others.
-chmod 755 "$tmp"
+. "$here/lib.sh"
+bench_setup http-bench  # (readable by nginx's workers, which run as nobody)
 www=$tmp/www
 mkdir -p "$www"
-declare -A pid addr
-started=()
 
-cleanup() {
-    local name
-    for name in "${started[@]}"; do
-        # Each server leads its own process group (setsid): nginx's worker
-        # goes with its master.
-        kill -TERM -- "-${pid[$name]}" 2>/dev/null || true
-    done
-    for name in "${started[@]}"; do
-        wait "${pid[$name]}" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_accepting() {
-    local host=${1%:*} port=${1##*:} i
-    for ((i = 0; i < 200; i++)); do
-        if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-wait_listening() {
-    local log=$1 i line
-    for ((i = 0; i < 200; i++)); do
-        line=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$log" 2>/dev/null | head -n 1)
-        if [ -n "$line" ]; then
-            echo "$line"
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-# CPU time (clock ticks) used so far by server NAME's process group.
-group_ticks() {
-    local p
-    for p in $(pgrep -g "${pid[$1]}" 2>/dev/null); do
-        cat "/proc/$p/stat" 2>/dev/null || true
-    done | awk '{ t += $14 + $15 + $16 + $17 } END { print t + 0 }'
-}
 
 # Waits until no connection of the last run is left on any server's port.
 wait_quiet() {
@@ -191,13 +136,6 @@ bytes_of() { # 4k -> 4096
     esac
 }
 
-size_label() {
-    case $1 in
-    *[kK]) echo "${1%[kK]} KiB" ;;
-    *[mM]) echo "${1%[mM]} MiB" ;;
-    *) echo "$1 B" ;;
-    esac
-}
 
 describe() {
     case $1 in
@@ -309,19 +247,7 @@ measure() {
     echo "$rps $mbps $errs $cpu"
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
-ratio_of() { # A B -> "A/Bx", or n/a
-    if [ -n "$1" ] && [ -n "$2" ] && awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
-    else
-        echo n/a
-    fi
-}
 
 # ---- setup
 clk_tck=$(getconf CLK_TCK)

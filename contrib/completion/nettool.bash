@@ -1,6 +1,7 @@
 # nettool.bash - bash completion for nettool: applets, handlers, modes,
 # each applet's options, the program after "serve exec ... --", the DIR of
-# "serve files" and "serve http", and the ADDR NAME [-o FILE] of "download".
+# "serve files" and "serve http", the ADDR NAME [-o FILE] of "download",
+# the SRC DST directories of "dircopy", and the files and directories of "get".
 # Installed as $(datadir)/bash-completion/completions/nettool.
 #
 # The option lists follow the usage texts ("nettool APPLET --help");
@@ -55,12 +56,12 @@ _nettool()
     # first argument.
     case $base in
         nettool-*) applet=${base#nettool-} ;;
-        serve|echo|bench|download) applet=$base ;;
+        serve|echo|bench|download|dircopy|get|chat|scrape) applet=$base ;;
         *)
             # The applets this nettool has, or the ones it had when this
             # was written.
             applets=$("$prog" --list 2>/dev/null)
-            [[ -n $applets ]] || applets="bench download echo serve"
+            [[ -n $applets ]] || applets="bench chat dircopy download echo get scrape serve"
             if [[ $cword -eq 1 ]]; then
                 if [[ $cur == -* ]]; then
                     COMPREPLY=($(compgen -W "--help --list --version" -- "$cur"))
@@ -84,15 +85,43 @@ _nettool()
         serve)
             argopts="-l --listen -m --mode -w --workers --stack-size --max-conns
                      --per-ip --timeout --request-timeout --drain --backlog
-                     --max-upload"
+                     --max-upload --history"
             opts="$argopts -u --udp --dgram --nodelay --no-nodelay --reuse-port
                   --no-log --upload -v --verbose -q --quiet -h --help --" ;;
         echo)
             argopts="--timeout"
             opts="$argopts -u --udp --dgram -v --verbose -q --quiet -h --help" ;;
+        # chat
+        chat)
+            argopts="-n --nick -b --bind --timeout"
+            opts="$argopts -u --udp -v --verbose -q --quiet -h --help" ;;
+        # end chat
         download)
             argopts="-o --output --sha256 --timeout"
             opts="$argopts -c --continue -v --verbose -q --quiet -h --help" ;;
+        dircopy)
+            argopts="-j --jobs"
+            opts="$argopts -c --checksum --verify -n --dry-run -v --verbose -q --quiet
+                  -h --help" ;;
+        get)
+            argopts="-o --output -d --dir --max-redirs -H --header -A --user-agent
+                     --connect-timeout -m --max-time --timeout -j --jobs --per-host
+                     --retry --retry-delay -s --split --sha256 --etag-save
+                     --etag-compare --cacert"
+            opts="$argopts -O --remote-name -L --location -I --head -i --include
+                  -c --continue -f --fail --json -k --insecure -v --verbose
+                  -q --quiet -h --help" ;;
+        # ---- scrape
+        scrape)
+            argopts="-e --regex -f --file -g --group --format --charset
+                     --match-limit --db -j --jobs --follow --depth --max-pages
+                     --delay --state --max-size --timeout -A --user-agent
+                     --cacert"
+            opts="$argopts --header -u --unique -c --count -i --ignore-case
+                  -m --multiline -s --dotall -x --extended -U --utf
+                  --same-host --no-robots -k --insecure -v --verbose
+                  -q --quiet -h --help" ;;
+        # ---- end scrape
         bench)
             argopts="-c --conns -s --size -d --duration -w --workers --rate
                      --warmup --timeout"
@@ -149,6 +178,24 @@ _nettool()
             -o|--output)
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
         esac
+        # get: files and a directory.
+        if [[ $applet == get ]]; then
+            case $prev in
+                --etag-save|--etag-compare|--cacert)
+                    COMPREPLY=($(compgen -f -- "$cur")) ;;
+                -d|--dir)
+                    COMPREPLY=($(compgen -d -- "$cur")) ;;
+            esac
+        fi
+        # scrape: files for -f, --db, --state, --cacert; the formats.
+        if [[ $applet == scrape ]]; then
+            case $prev in
+                -f|--file|--db|--state|--cacert)
+                    COMPREPLY=($(compgen -f -- "$cur")) ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text tsv json" -- "$cur")) ;;
+            esac
+        fi
         return
     fi
 
@@ -164,7 +211,7 @@ _nettool()
                         handlers=$("$prog" --help 2>/dev/null)
                     fi
                     handlers=$(sed -n 's/^Handlers: *//p' <<<"$handlers")
-                    [[ -n $handlers ]] || handlers="echo discard exec files http"
+                    [[ -n $handlers ]] || handlers="echo discard exec files http chat"
                     COMPREPLY=($(compgen -W "$handlers" -- "$cur"))
                     return
                 fi
@@ -173,7 +220,13 @@ _nettool()
                     COMPREPLY=($(compgen -d -- "$cur"))
                     return
                 fi ;;
-            echo|bench|download)
+            dircopy)
+                # SRC and DST: directories.
+                if [[ $operands -lt 2 ]]; then
+                    COMPREPLY=($(compgen -d -- "$cur"))
+                    return
+                fi ;;
+            echo|bench|download|chat)
                 # ADDR: a Unix socket's path after "unix:".  download's
                 # NAME is a name on the server: nothing to offer here.
                 if [[ $operands -eq 0 && $cur == unix:* ]]; then
@@ -187,4 +240,5 @@ _nettool()
     fi
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
-complete -F _nettool nettool nettool-serve nettool-echo nettool-bench nettool-download
+complete -F _nettool nettool nettool-serve nettool-echo nettool-bench nettool-download \
+    nettool-dircopy nettool-get nettool-chat nettool-scrape

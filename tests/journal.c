@@ -1,0 +1,149 @@
+/* journal.c - netsrv_journal (libnetsrv/journal.c): stamps put and read
+ * back, replaced, kept across a close and a reopen; a writer killed with
+ * SIGKILL keeps exactly what it committed; a file that is not a journal
+ * and an unwritable place are errors with a reason; unlink removes the
+ * database and SQLite's files beside it. */
+#include "config.h"
+#include "tap.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char path[600];
+
+static int exists(const char *suffix)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return access(p, F_OK) == 0;
+}
+
+static int put_str(netsrv_journal *j, const char *key, const char *stamp)
+{
+    return netsrv_journal_put(j, key, strlen(key), stamp, strlen(stamp));
+}
+
+/* key's stamp as a string ("" when missing). */
+static const char *get_str(netsrv_journal *j, const char *key)
+{
+    static char buf[64];
+    ssize_t n = netsrv_journal_get(j, key, strlen(key), buf, sizeof buf - 1);
+    buf[n > 0 ? (n < (ssize_t)sizeof buf ? n : (ssize_t)sizeof buf - 1) : 0] = 0;
+    return buf;
+}
+
+int main(void)
+{
+    tu_init(60);
+    char err[NETSRV_ERRLEN] = "";
+    netsrv_journal *j;
+
+    snprintf(path, sizeof path, "%s/work.journal", tu_tmpdir());
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "a new journal (%s)", err);
+    ok(exists(""), "its file is made");
+    is((int)netsrv_journal_count(j), 0, "empty");
+    char buf[8];
+    is((int)netsrv_journal_get(j, "a", 1, buf, sizeof buf), -ENOENT, "a missing key: -ENOENT");
+    is(put_str(j, "a", "1:100"), 0, "a put");
+    is(put_str(j, "dir/b c", "2:200"), 0, "another");
+    is_str(get_str(j, "a"), "1:100", "read back before the commit, in the same handle");
+    is(netsrv_journal_commit(j), 0, "committed");
+    is(put_str(j, "a", "3:300"), 0, "a put replacing a stamp");
+    is(netsrv_journal_commit(j), 0, "committed");
+    is_str(get_str(j, "a"), "3:300", "the new stamp");
+    is((int)netsrv_journal_count(j), 2, "two keys");
+    /* Keys are bytes with a length: a NUL-free prefix is another key. */
+    is((int)netsrv_journal_get(j, "dir/b c", 5, buf, sizeof buf), -ENOENT,
+       "a key's prefix is not the key");
+    is(put_str(j, "lost", "x"), 0, "a put left uncommitted");
+    netsrv_journal_close(j);
+
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "reopened");
+    is((int)netsrv_journal_count(j), 2, "the committed keys are there, the uncommitted one not");
+    is_str(get_str(j, "dir/b c"), "2:200", "a stamp kept across the reopen");
+    netsrv_journal_close(j);
+
+    /* A writer killed: its commits stay, its open transaction goes. */
+    int ready[2];
+    if (pipe(ready) < 0)
+        bail_out("pipe: %s", strerror(errno));
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        netsrv_journal *w;
+        if (netsrv_journal_open(&w, path, NULL, 0) < 0)
+            _exit(1);
+        char key[32];
+        for (int i = 0; i < 100; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            netsrv_journal_put(w, key, strlen(key), "s", 1);
+        }
+        netsrv_journal_commit(w);
+        for (int i = 100; i < 200; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            netsrv_journal_put(w, key, strlen(key), "s", 1);
+        }
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        pause(); /* killed here, inside its second transaction */
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    ok(read(ready[0], &c, 1) == 1, "a writer committed 100 keys and put 100 more");
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "and was killed with SIGKILL");
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "reopened after the kill (%s)", err);
+    is((int)netsrv_journal_count(j), 102, "exactly the committed keys: 2 + 100");
+    is_str(get_str(j, "k99"), "s", "the last committed key");
+    is((int)netsrv_journal_get(j, "k100", 4, buf, sizeof buf), -ENOENT,
+       "the first uncommitted key is not there");
+    netsrv_journal_close(j);
+
+    ok(exists("") && netsrv_journal_unlink(path) == 0 && !exists("") && !exists("-wal") &&
+           !exists("-shm"),
+       "unlink removes the database, its -wal and -shm");
+    is(netsrv_journal_unlink(path), 0, "unlinking one that is not there is fine");
+
+    /* Closed, a journal is one file; discarded, none. */
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "a journal again");
+    put_str(j, "x", "1");
+    netsrv_journal_commit(j);
+    netsrv_journal_close(j);
+    ok(exists("") && !exists("-wal") && !exists("-shm"), "closed: one file, no -wal or -shm");
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "opened");
+    put_str(j, "y", "2");
+    netsrv_journal_commit(j);
+    ok(exists("-wal"), "written: a -wal beside it");
+    is(netsrv_journal_discard(j), 0, "discarded");
+    ok(!exists("") && !exists("-wal") && !exists("-shm"), "  and all its files gone");
+    is(netsrv_journal_discard(NULL), 0, "discarding NULL is fine");
+
+    /* Not a journal. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "this is not a database at all, just some text.\n", 48) != 48)
+        bail_out("write %s", path);
+    close(fd);
+    err[0] = 0;
+    int rc = netsrv_journal_open(&j, path, err, sizeof err);
+    ok(rc == -EINVAL && j == NULL && err[0], "a file that is not a journal: -EINVAL (%s)", err);
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/no/such/dir/j", tu_tmpdir());
+    err[0] = 0;
+    rc = netsrv_journal_open(&j, path, err, sizeof err);
+    ok(rc < 0 && j == NULL && strstr(err, path), "a place that cannot be written: %d (%s)", rc,
+       err);
+    netsrv_journal_close(NULL);
+    return done_testing();
+}
