@@ -91,7 +91,7 @@ static void test_echo_server(const char *label, const char *address, int dgram, 
             char c;
             close(fpipe[1]);
             (void)!read(fpipe[0], &c, 1);
-            _exit(72);
+            tu_child_exit(72);
         }
         close(fpipe[0]);
     }

@@ -65,6 +65,24 @@ ex_start() {
     return 1
 }
 
+# ex_where PID: the state and stacks of the program under timeout PID
+# (a hang is otherwise only a number).
+ex_where() {
+    _c=$(pgrep -P "$1")
+    # The program, its own children (a sanitizer's tracer is one), timeout.
+    for _c in $_c $(for _g in $_c; do pgrep -P "$_g"; done) "$1"; do
+        echo "pid $_c: $(tr '\0' ' ' </proc/$_c/cmdline 2>/dev/null)"
+        grep -E '^(State|TracerPid|SigPnd|ShdPnd|SigBlk)' /proc/$_c/status 2>/dev/null
+        for _t in /proc/$_c/task/*; do
+            echo "task ${_t##*/}: $(cut -d' ' -f3 $_t/stat 2>/dev/null) $(cat $_t/wchan 2>/dev/null)"
+        done
+    done
+    _c=$(pgrep -P "$1" | head -n 1)
+    if [ -n "$_c" ] && command -v gdb >/dev/null 2>&1; then
+        timeout 30 gdb -batch -nx -p "$_c" -ex 'thread apply all bt' </dev/null 2>&1 | tail -n 80
+    fi
+}
+
 # ex_stop PROG: SIGTERM, then one TAP line for a clean exit within 10 s.
 ex_stop() {
     kill -TERM "$ex_pid" 2>/dev/null
@@ -73,6 +91,12 @@ ex_stop() {
         sleep 0.1
         _i=$((_i + 1))
     done
+    # Still running after 10 s: say where it is before it is killed.
+    if kill -0 "$ex_pid" 2>/dev/null; then
+        ex_where "$ex_pid" >"$EX_OUT/$1.where" 2>&1
+        kill -KILL "$ex_pid" 2>/dev/null
+        diag_file "$EX_OUT/$1.where"
+    fi
     wait "$ex_pid"
     _st=$?
     ex_pid=

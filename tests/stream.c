@@ -471,10 +471,10 @@ static void test_vanishing_client(netsrv_mode mode, int graceful)
         int fd = netsrv_connect(addr, 0, 5.0, NULL, 0);
         int small = 4096;
         if (fd < 0)
-            _exit(2);
+            tu_child_exit(2);
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         if (tu_send_all(fd, "flood\n", 6) < 0 || tu_recv(fd, buf, sizeof buf, 5000) <= 0)
-            _exit(3);
+            tu_child_exit(3);
         if (graceful) {
             /* FIN first: the server's socket goes to CLOSE_WAIT, so the
              * reset that our close (with unread data) provokes turns its
@@ -486,7 +486,7 @@ static void test_vanishing_client(netsrv_mode mode, int graceful)
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
         close(fd);
-        _exit(0);
+        tu_child_exit(0);
     }
     int st = -1;
     ok(cp > 0 && waitpid(cp, &st, 0) == cp && WIFEXITED(st) && WEXITSTATUS(st) == 0,

@@ -116,6 +116,14 @@ int tu_echo_once(const char *addr, int dgram, const char *msg);
 #define TU_UNDER_VALGRIND 0
 #endif
 
+/* How a forked test child whose status is checked ends: _exit(status),
+ * except under valgrind.  There memcheck checks a child's leaks at _exit
+ * too, counts as lost what only the parent's other threads (absent in the
+ * child) pointed to, and replaces the status with its error code; so the
+ * child execs a shell that exits with the status (memcheck does not follow
+ * an exec and checks nothing then). */
+void tu_child_exit(int status) __attribute__((noreturn));
+
 /* VmRSS of this process in bytes, -1 when unknown. */
 long tu_rss_bytes(void);
 /* Raises the open-files limit to at least n where the hard limit allows;
