@@ -162,6 +162,9 @@ tests_dircopy_shim_so_LDFLAGS = -Xcompiler -shared
 tests_dircopy_shim_so_LDADD = -ldl
 TESTS += tests/dircopy.sh
 EXTRA_DIST += tests/dircopy.sh tests/dircopy_cmp.py
+# Its journal as bad input (garbage, empty, cut short) and on a full disk.
+TESTS += tests/dircopy_journal.sh
+EXTRA_DIST += tests/dircopy_journal.sh
 # The HTTP client session (libnetsrv/http_client.c) against a scripted
 # server of its own, 1,000 tasks on one loop among them.
 check_PROGRAMS += tests/httpc.t

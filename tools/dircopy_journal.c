@@ -85,7 +85,26 @@ int dc_journal_open(struct dc_journal *j, const char *dst, int srcfd, int dstfd,
         boot[n > 0 ? n : 0] = 0;
         close(bfd);
     }
-    int rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    /* A journal's first page is written as it is made (the WAL mode is
+     * in its header), so an empty file there never was one. */
+    int rc;
+    if (j->found && S_ISREG(st.st_mode) && st.st_size == 0) {
+        snprintf(err, sizeof err, "%s: an empty file", j->path);
+        rc = -EINVAL;
+    } else {
+        rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    }
+    if (rc == -EINVAL && j->found) {
+        /* Garbage, cut short, emptied: nothing in it can be trusted, so
+         * every file is compared again.  It is replaced, not kept: this
+         * run then has a journal of its own, and one that completes
+         * leaves nothing in DST that is not in SRC.  (Not for other
+         * errors: a journal another run holds (-EBUSY) is its own.) */
+        nt_error("warning: %s; not a journal: ignored and replaced", err);
+        netsrv_journal_unlink(j->path);
+        j->found = 0;
+        rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    }
     if (rc == 0 && j->found) {
         ssize_t n = netsrv_journal_get(j->jn, DC_BOOT_KEY, sizeof DC_BOOT_KEY - 1, had, sizeof had);
         if (n != (ssize_t)strlen(boot) || memcmp(had, boot, (size_t)n) != 0) {
