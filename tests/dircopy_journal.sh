@@ -1,9 +1,12 @@
 #!/bin/sh
 # dircopy_journal.sh - "nettool dircopy --checksum/--verify" when its
 # journal (DST/.netsrv-dircopy.journal) is bad input: garbage bytes, an
-# empty file, a real journal cut short.  A journal only saves work: a bad
-# one is reported in one line, nothing is taken from it, and the copy
-# ends equal to SRC.  Waits are for exits, never sleeps.
+# empty file, a real journal cut short; and when the disk fills up while
+# the journal is committed (ENOSPC injected into its -wal by
+# tests/dircopy_shim.so, and a real tmpfs that fills up when mount
+# works).  A journal only saves work: a bad one is reported in one line,
+# nothing is taken from it, and the copy ends equal to SRC.  Waits are
+# for exits, never sleeps.
 T_LIMIT=150
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -117,5 +120,70 @@ cp -a "$T/real" "$T/again"
 dc -vv -j 2 --checksum "$S" "$T/again" 2>"$T/err"
 t_ok "$([ $? = 0 ] && grep -q "up to date ($jn by the journal)" "$T/err"; echo $?)" \
     "a good journal is taken: $jn files from it ($(tail -n 1 "$T/err"))"
+
+# ------------------------------------------------------------ full disk
+# The journal's -wal can grow to 40000 bytes, then writes fail with ENOSPC: the
+# first batches are committed, a later commit fails.  The files still go
+# in, so the copy is complete: a warning, exit 0, no journal left.
+shim env DCSHIM_WFULL="$J-wal" DCSHIM_WFULL_AT=40000 "$NETTOOL" dircopy -j 1 --checksum \
+    "$S" "$T/jfull" 2>"$T/err"
+t_is "$?" 0 "the journal's disk full mid-copy, the files' not: exit 0"
+t_is "$(cat "$T/err")" \
+    "nettool dircopy: warning: journal $T/jfull/$J: No space left on device: no more entries" \
+    "  one warning line naming the journal and the reason"
+same "$S" "$T/jfull"
+t_ok $? "  the copy is equal to SRC, the journal removed at the end"
+t_is "$(temps "$T/jfull")" 0 "  no temporary file left"
+
+# Full for the journal and for one file: exit 1 and the error count; the
+# journal keeps what it committed before the disk filled, and the re-run
+# with space back takes that from it and completes.
+shim env DCSHIM_WFULL="$J-wal" DCSHIM_WFULL_AT=40000 DCSHIM_ENOSPC=large "$NETTOOL" dircopy \
+    -j 1 --checksum "$S" "$T/full" 2>"$T/err"
+t_is "$?" 1 "a full disk for the journal and for files: exit 1"
+grep -q "^nettool dircopy: warning: journal $T/full/$J: No space left on device: no more entries\$" "$T/err"
+t_ok $? "  a line for the journal"
+grep -q "^nettool dircopy: d2/large: .*No space left on device\$" "$T/err"
+t_ok $? "  a line for the file that did not fit"
+t_is "$(tail -n 1 "$T/err")" "nettool dircopy: 1 error" "  the count is the last line"
+t_ok "$([ ! -e "$T/full/d2/large" ]; echo $?)" "  no file under its name"
+t_is "$(temps "$T/full")" 0 "  no temporary file left"
+jn=$(jfiles "$T/full/$J")
+t_ok "$([ "${jn:-0}" -gt 0 ] && [ "$jn" -lt "$NFILES" ]; echo $?)" \
+    "  the journal is kept, a database with the batches committed before ($jn files)"
+dc -vv -j 2 --checksum "$S" "$T/full" 2>"$T/err"
+t_ok "$([ $? = 0 ] && grep -q "up to date ($jn by the journal)" "$T/err"; echo $?)" \
+    "  the re-run with space back: exit 0, $jn files from the journal ($(tail -n 1 "$T/err"))"
+same "$S" "$T/full"
+t_ok $? "  the copy is equal to SRC, journal gone"
+
+# A real file system that fills up, when a tmpfs can be mounted: the
+# copied files fill it, then the other files and the journal's commits
+# fail alike.
+mkdir "$T/tmpfs"
+if mount -t tmpfs -o size=1m tmpfs "$T/tmpfs" 2>"$T/mount.err"; then
+    # Unmounted also when the script dies midway (before the temp dir goes).
+    trap 'umount -l "$T/tmpfs" 2>/dev/null; t_cleanup' EXIT
+    dc -j 1 --checksum "$S" "$T/tmpfs/c" 2>"$T/err"
+    st=$?
+    errs=$(grep -c ': No space left on device$' "$T/err")
+    t_is "$st" 1 "tmpfs of 1 MiB: exit 1"
+    t_ok "$([ "$errs" -gt 0 ]; echo $?)" "  $errs files did not fit, each said so"
+    t_is "$(tail -n 1 "$T/err")" "nettool dircopy: $errs errors" "  and their count is the last line"
+    t_is "$(temps "$T/tmpfs")" 0 "  no temporary file left"
+    wrong=0
+    for f in $(cd "$T/tmpfs/c" && find d* -type f); do
+        cmp -s "$S/$f" "$T/tmpfs/c/$f" || wrong=$((wrong + 1))
+    done
+    t_is "$wrong" 0 "  every file under its name is whole"
+    mount -o remount,size=16m "$T/tmpfs"
+    dc -j 2 --checksum "$S" "$T/tmpfs/c" 2>"$T/err"
+    t_is "$?:$(cat "$T/err")" "0:" "  the re-run with space back: exit 0, nothing said"
+    same "$S" "$T/tmpfs/c"
+    t_ok $? "  the copy is equal to SRC, journal gone"
+    umount "$T/tmpfs"
+else
+    t_skip 7 "no tmpfs can be mounted here ($(head -n 1 "$T/mount.err")); ENOSPC was injected above"
+fi
 
 t_done

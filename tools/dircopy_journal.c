@@ -189,8 +189,11 @@ void dc_journal_commit(struct dc_journal *j)
 
 void dc_journal_end(struct dc_journal *j, int complete)
 {
-    if (complete && j->jn) {
-        int rc = netsrv_journal_discard(j->jn);
+    if (complete && j->path) {
+        /* Also when a failed commit (a full disk) closed it midway: what
+         * it holds is true but no longer needed, and left there it would
+         * be the one thing in DST that SRC does not have. */
+        int rc = j->jn ? netsrv_journal_discard(j->jn) : netsrv_journal_unlink(j->path);
         if (rc < 0)
             nt_error("warning: %s: %s", j->path, netsrv_strerror(rc));
     } else {
