@@ -332,14 +332,17 @@ static int split_file_stamp(char *out, size_t cap, long long size, unsigned n,
     return snprintf(out, cap, "%lld %u %s", size, n, validator);
 }
 
-/* The parts of a split recorded in jn for this size and validator: their
- * number, the parts in pts (malloc'd), or 0 when the journal does not fit. */
-static unsigned split_resume(netsrv_journal *jn, long long size, const char *validator,
-                             struct split_part **pts)
+/* The parts of a split recorded in jn for this size and validator, fd
+ * being the FILE.part they were written to: their number, the parts in
+ * pts (malloc'd), or 0 when the journal does not fit (*why says how). */
+static unsigned split_resume(netsrv_journal *jn, int fd, long long size, const char *validator,
+                             struct split_part **pts, const char **why)
 {
     char had[512], want[512];
     long long hsize;
     unsigned n;
+    struct stat pst;
+    *why = "it records no parts of this download";
     ssize_t len = netsrv_journal_get(jn, "/file", 5, had, sizeof had - 1);
     if (len <= 0 || len >= (ssize_t)sizeof had)
         return 0;
@@ -347,8 +350,19 @@ static unsigned split_resume(netsrv_journal *jn, long long size, const char *val
     if (sscanf(had, "%lld %u", &hsize, &n) != 2 || n < 1 || n > 1024)
         return 0;
     split_file_stamp(want, sizeof want, size, n, validator);
-    if (strcmp(had, want) != 0 || !(*pts = calloc(n, sizeof **pts)))
+    *why = "it is of another version of the file (size, ETag or Last-Modified)";
+    if (strcmp(had, want) != 0)
         return 0;
+    /* A fresh split sets FILE.part's size before any part is recorded:
+     * one of another size (cut short, replaced) does not hold what the
+     * journal says, and its holes would pass for data. */
+    *why = "the .part beside it is not the size it was made with";
+    if (fstat(fd, &pst) < 0 || (long long)pst.st_size != size)
+        return 0;
+    *why = "out of memory";
+    if (!(*pts = calloc(n, sizeof **pts)))
+        return 0;
+    *why = "its parts do not fit together";
     for (unsigned i = 0; i < n; i++) {
         char key[32];
         struct split_stamp st;
@@ -388,10 +402,25 @@ static int split_fetch(struct nt_get *g, struct nt_get_job *j, const char *url, 
     *kept = 0;
     if (!resume)
         netsrv_journal_unlink(jpath); /* an older layout's parts */
-    if (netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr) < 0)
+    int jrc = netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr);
+    if (jrc == -EINVAL) {
+        /* Not a journal (garbage, cut short): nothing in it is trusted.
+         * It is replaced so this run keeps a journal of its own, and none
+         * is left beside FILE once it is complete. */
+        nt_error("warning: %s; not a journal; %s is fetched from the start", jerr, j->path);
+        netsrv_journal_unlink(jpath);
+        resume = 0;
+        jrc = netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr);
+    }
+    if (jrc < 0) {
         sp.jn = NULL; /* the download goes on; only resuming it is lost */
-    if (resume && sp.jn)
-        n = split_resume(sp.jn, size, validator, &pts);
+        if (resume)
+            nt_error("warning: %s; %s is fetched from the start", jerr, j->path);
+    } else if (resume) {
+        const char *why;
+        if ((n = split_resume(sp.jn, fd, size, validator, &pts, &why)) == 0)
+            nt_error("warning: %s: %s; %s is fetched from the start", jpath, why, j->path);
+    }
     if (n == 0) {
         /* A fresh start: the parts laid out, recorded before any byte. */
         n = g->o.split > 1 ? g->o.split : 1;
