@@ -150,7 +150,9 @@ tests_copy_t_LDADD = libnetsrv/libnetsrv.la
 check_PROGRAMS += tests/journal.t
 TESTS += tests/journal.t
 tests_journal_t_SOURCES = tests/journal.c $(tests_common)
-tests_journal_t_LDADD = libnetsrv/libnetsrv.la
+# SQLite itself too: the test makes another program's database.
+tests_journal_t_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+tests_journal_t_LDADD = libnetsrv/libnetsrv.la $(SQLITE_LIBS)
 
 # nettool dircopy on generated trees (tests/dircopy.sh), entries compared
 # by tests/dircopy_cmp.py, failures injected by tests/dircopy_shim.so
