@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "netsrv.h"
@@ -93,6 +94,16 @@ int netsrv_journal_open(netsrv_journal **out, const char *path, char *err, size_
     int rc;
 
     *out = NULL;
+    /* A journal is written to: a symbolic link in its place, in a
+     * directory others can write to (a copy's destination), would send
+     * those writes anywhere.  (Links higher up the path are the caller's
+     * choice of place, and followed.) */
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: a symbolic link (not followed)", path);
+        return -ELOOP;
+    }
     if (!(j = calloc(1, sizeof *j)) || !(j->path = strdup(path))) {
         free(j);
         return -ENOMEM;

@@ -1,9 +1,9 @@
 #!/bin/sh
 # dircopy_journal.sh - "nettool dircopy --checksum/--verify" when its
 # journal (DST/.netsrv-dircopy.journal) is bad input: garbage bytes, an
-# empty file, a real journal cut short; and when the disk fills up while
-# the journal is committed (ENOSPC injected into its -wal by
-# tests/dircopy_shim.so, and a real tmpfs that fills up when mount
+# empty file, a real journal cut short, a symbolic link; and when the disk
+# fills up while the journal is committed (ENOSPC injected into its -wal
+# by tests/dircopy_shim.so, and a real tmpfs that fills up when mount
 # works).  A journal only saves work: a bad one is reported in one line,
 # nothing is taken from it, and the copy ends equal to SRC.  Waits are
 # for exits, never sleeps.
@@ -102,6 +102,15 @@ bad truncated "head -c $((jsize / 2)) '$T/real.journal' >\"\$1\"" --checksum \
     "database disk image is malformed"
 bad header "head -c 60 '$T/real.journal' >\"\$1\"" --checksum \
     "database disk image is malformed"
+# A symbolic link in the journal's place is not followed: nothing is made
+# where it leads, a journal there is left as it was.
+bad link-nowhere "ln -s '$T/elsewhere' \"\$1\"" --checksum "a symbolic link (not followed)"
+t_ok "$([ ! -e "$T/elsewhere" ] && [ ! -e "$T/elsewhere-wal" ]; echo $?)" \
+    "  nothing made where the link led"
+cp "$T/real.journal" "$T/linked.journal"
+bad link-journal "ln -s '$T/linked.journal' \"\$1\"" --checksum "a symbolic link (not followed)"
+cmp -s "$T/real.journal" "$T/linked.journal"
+t_ok $? "  the journal it led to left as it was"
 
 # The same bad journal in a DST a run had not finished: the missing files
 # are copied, the journal made anew is then removed.

@@ -228,7 +228,7 @@ sent=$(curl -s "$S/sent0")
 t_is "$sent" $((N + N / 8)) "  fetching the 3 done parts once and the stalled one again ($sent bytes)"
 
 # -c beside a FILE.part.journal that is not a journal (garbage, empty, a
-# real one cut short), or a FILE.part that is not the one its journal was
+# real one cut short, a symbolic link), or a FILE.part that is not the one its journal was
 # made with (cut short): nothing is taken from them.  One warning line
 # names the journal and the problem, the whole file is fetched again, its
 # right bytes end under the final name, nothing is left beside it.
@@ -251,6 +251,10 @@ badj gj.bin "$H/big.bin" "file is not a database; not a journal" "$W/big.bin"
 head -c 3000000 /dev/zero >"$T/o/zj.bin.part"
 : >"$T/o/zj.bin.part.journal"
 badj zj.bin "$H/big.bin" "it records no parts of this download" "$W/big.bin"
+head -c 3000000 /dev/zero >"$T/o/lj.bin.part"
+ln -s "$T/o/elsewhere" "$T/o/lj.bin.part.journal"
+badj lj.bin "$H/big.bin" "a symbolic link (not followed); not a journal" "$W/big.bin"
+t_ok "$([ ! -e "$T/o/elsewhere" ]; echo $?)" "  a symbolic link as the journal: not followed, nothing made there"
 pat $N >"$T/want.sc"
 # cutsplit NAME: a split of /splitcut cut midway, its .part and journal kept.
 cutsplit() {

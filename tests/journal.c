@@ -2,9 +2,10 @@
  * back, replaced, kept across a close and a reopen; a writer killed with
  * SIGKILL keeps exactly what it committed; a file that is not a journal
  * (text, binary bytes, a journal cut short or cut inside its header, a
- * directory, another program's SQLite database) is -EINVAL or another
- * negative errno with a reason naming it, and is left as it was; an empty
- * file is a new journal; an unwritable place is an error with a reason;
+ * directory, another program's SQLite database, a symbolic link) is
+ * -EINVAL or another negative errno with a reason naming it, and is left
+ * as it was (a link is not followed); an empty file is a new journal; an
+ * unwritable place is an error with a reason;
  * unlink removes the database and SQLite's files beside it. */
 #include "config.h"
 #include "tap.h"
@@ -241,11 +242,47 @@ int main(void)
        "  which takes a put");
     netsrv_journal_discard(j);
 
+    int rc;
+    /* A symbolic link at path is not followed, whether it leads nowhere
+     * (nothing is made there) or to a journal (left as it was). */
+    char target[500];
+    snprintf(target, sizeof target, "%s/elsewhere", tu_tmpdir());
+    if (symlink(target, path) < 0)
+        bail_out("symlink %s: %s", path, strerror(errno));
+    err[0] = 0;
+    j = (netsrv_journal *)&j;
+    rc = netsrv_journal_open(&j, path, err, sizeof err);
+    ok(rc == -ELOOP && j == NULL && strstr(err, path), "a symbolic link: -ELOOP (%s)", err);
+    ok(access(target, F_OK) < 0, "  nothing made where it leads");
+    unlink(path);
+    snprintf(path, sizeof path, "%s", target);
+    is(netsrv_journal_open(&j, path, err, sizeof err), 0, "a journal there");
+    put_str(j, "a", "1");
+    netsrv_journal_commit(j);
+    netsrv_journal_close(j);
+    size_t tlen;
+    unsigned char *before = read_file(&tlen);
+    snprintf(path, sizeof path, "%s/work.journal", tu_tmpdir());
+    if (symlink(target, path) < 0)
+        bail_out("symlink %s: %s", path, strerror(errno));
+    rc = netsrv_journal_open(&j, path, err, sizeof err);
+    ok(rc == -ELOOP && j == NULL, "a symbolic link to that journal: -ELOOP too");
+    unlink(path);
+    snprintf(path, sizeof path, "%s", target);
+    size_t alen;
+    unsigned char *after = read_file(&alen);
+    ok(alen == tlen && memcmp(before, after, tlen) == 0 && !exists("-wal"),
+       "  the journal it leads to left as it was");
+    free(before);
+    free(after);
+    netsrv_journal_unlink(path);
+    snprintf(path, sizeof path, "%s/work.journal", tu_tmpdir());
+
     /* A directory where the journal would be. */
     if (mkdir(path, 0755) < 0)
         bail_out("mkdir %s: %s", path, strerror(errno));
     err[0] = 0;
-    int rc = netsrv_journal_open(&j, path, err, sizeof err);
+    rc = netsrv_journal_open(&j, path, err, sizeof err);
     ok(rc < 0 && j == NULL && strstr(err, path), "a directory: %d (%s)", rc, err);
     rmdir(path);
 

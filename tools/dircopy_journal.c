@@ -94,8 +94,9 @@ int dc_journal_open(struct dc_journal *j, const char *dst, int srcfd, int dstfd,
     } else {
         rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
     }
-    if (rc == -EINVAL && j->found) {
-        /* Garbage, cut short, emptied: nothing in it can be trusted, so
+    if ((rc == -EINVAL || rc == -ELOOP) && j->found) {
+        /* Garbage, cut short, emptied, a symbolic link (which the
+         * library does not follow): nothing in it can be trusted, so
          * every file is compared again.  It is replaced, not kept: this
          * run then has a journal of its own, and one that completes
          * leaves nothing in DST that is not in SRC.  (Not for other

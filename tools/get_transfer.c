@@ -403,8 +403,9 @@ static int split_fetch(struct nt_get *g, struct nt_get_job *j, const char *url, 
     if (!resume)
         netsrv_journal_unlink(jpath); /* an older layout's parts */
     int jrc = netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr);
-    if (jrc == -EINVAL) {
-        /* Not a journal (garbage, cut short): nothing in it is trusted.
+    if (jrc == -EINVAL || jrc == -ELOOP) {
+        /* Not a journal (garbage, cut short, a symbolic link, which the
+         * library does not follow): nothing in it is trusted.
          * It is replaced so this run keeps a journal of its own, and none
          * is left beside FILE once it is complete. */
         nt_error("warning: %s; not a journal; %s is fetched from the start", jerr, j->path);
@@ -542,8 +543,10 @@ static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, doub
         snprintf(part, sizeof part, "%s.part", j->path);
         snprintf(jpath, sizeof jpath, "%s.journal", part);
         /* FILE.part of a split download has holes: only its journal says
-         * what is there, so -c goes on as a split, part by part. */
-        resume_split = o->resume && !o->head && !o->include && access(jpath, F_OK) == 0 &&
+         * what is there, so -c goes on as a split, part by part.  (lstat:
+         * a journal that is a dangling link is still one not to trust,
+         * not a sign that FILE.part is a plain prefix.) */
+        resume_split = o->resume && !o->head && !o->include && lstat(jpath, &st) == 0 &&
                        stat(part, &st) == 0 && S_ISREG(st.st_mode);
         if (o->resume && !o->head && !resume_split) {
             /* Our own FILE.part first, else a FILE another tool left short. */
