@@ -255,6 +255,21 @@ head -c 3000000 /dev/zero >"$T/o/lj.bin.part"
 ln -s "$T/o/elsewhere" "$T/o/lj.bin.part.journal"
 badj lj.bin "$H/big.bin" "a symbolic link (not followed); not a journal" "$W/big.bin"
 t_ok "$([ ! -e "$T/o/elsewhere" ]; echo $?)" "  a symbolic link as the journal: not followed, nothing made there"
+# A split's FILE.part whose journal is gone: its holes are no prefix to
+# resume (where the file system reports holes).
+truncate -s 3000000 "$T/o/hj.bin.part"
+head -c 100000 "$W/big.bin" | dd of="$T/o/hj.bin.part" conv=notrunc 2>/dev/null
+if "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY)
+sys.exit(os.lseek(fd, 0, os.SEEK_HOLE) >= os.fstat(fd).st_size)' "$T/o/hj.bin.part"; then
+    G -q -c -o "$T/o/hj.bin" "$H/big.bin" 2>"$T/err"
+    rc=$?
+    cmp -s "$W/big.bin" "$T/o/hj.bin"
+    t_ok $(( rc + $? )) "-c, a FILE.part with holes and no journal: the whole file byte for byte (exit $rc)"
+    t_is "$(cat "$T/err")" "nettool get: warning: $T/o/hj.bin.part has holes (a split download's, without its journal); $T/o/hj.bin is fetched from the start" \
+        "  one warning line saying why it starts again"
+else
+    t_skip 2 "this file system does not report holes (SEEK_HOLE)"
+fi
 pat $N >"$T/want.sc"
 # cutsplit NAME: a split of /splitcut cut midway, its .part and journal kept.
 cutsplit() {

@@ -525,6 +525,19 @@ static int check_sum(const struct nt_get_opts *o, struct nt_get_job *j, netsrv_s
     return 0;
 }
 
+/* Whether file has a hole before its end.  Bytes written in order (a
+ * download's FILE.part) leave none; a split's FILE.part has them until
+ * every part is in, and one whose journal is gone is no prefix to resume. */
+static int has_hole(const char *file, off_t size)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    off_t h = lseek(fd, 0, SEEK_HOLE);
+    close(fd);
+    return h >= 0 && h < size;
+}
+
 static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, double *ra,
                    int *again)
 {
@@ -554,6 +567,11 @@ static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, doub
                 offset = st.st_size;
             else if (stat(j->path, &st) == 0 && S_ISREG(st.st_mode) && rename(j->path, part) == 0)
                 offset = st.st_size;
+            if (offset > 0 && has_hole(part, offset)) {
+                nt_error("warning: %s has holes (a split download's, without its journal); "
+                         "%s is fetched from the start", part, j->path);
+                offset = 0;
+            }
         }
     }
     netsrv_http_header *hs = calloc(o->nheaders + 1, sizeof *hs);
