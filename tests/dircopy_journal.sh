@@ -7,7 +7,6 @@
 # works).  A journal only saves work: a bad one is reported in one line,
 # nothing is taken from it, and the copy ends equal to SRC.  Waits are
 # for exits, never sleeps.
-T_LIMIT=150
 . "${top_srcdir:-.}/tests/lib.sh"
 
 SHIM=${top_builddir:-.}/tests/dircopy_shim.so
