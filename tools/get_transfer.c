@@ -527,7 +527,9 @@ static int check_sum(const struct nt_get_opts *o, struct nt_get_job *j, netsrv_s
 
 /* Whether file has a hole before its end.  Bytes written in order (a
  * download's FILE.part) leave none; a split's FILE.part has them until
- * every part is in, and one whose journal is gone is no prefix to resume. */
+ * every part is in, and one whose journal is gone is no prefix to resume.
+ * (A file system that keeps written zeros as holes, as ZFS with
+ * compression does, only costs such a file a fetch from the start.) */
 static int has_hole(const char *file, off_t size)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
