@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "netsrv.h"
@@ -48,12 +49,61 @@ static int jn_err(sqlite3 *db, int rc, const char *what, char *err, size_t errle
     }
 }
 
+/* 1 when db is empty or holds a journal's table alone (key, the primary
+ * key, and stamp), 0 when it holds anything else; a negative SQLite code
+ * when it cannot be read (not a database, cut short).  Only reads: what
+ * is not a journal is left as it was. */
+static int jn_is_journal(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int rc, others, cols = 0, fits = 1;
+
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT count(*) FROM sqlite_master"
+                            " WHERE NOT (type = 'table' AND name = 'done')",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return -rc;
+    rc = sqlite3_step(st);
+    others = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return -rc;
+    if (others)
+        return 0;
+    /* (PRAGMA table_info, not pragma_table_info(): SQLite before 3.16.) */
+    if ((rc = sqlite3_prepare_v2(db, "PRAGMA table_info(done)", -1, &st, NULL)) != SQLITE_OK)
+        return -rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+        int pk = sqlite3_column_int(st, 5);
+        cols++;
+        if (!name || !((strcmp(name, "key") == 0 && pk == 1) ||
+                       (strcmp(name, "stamp") == 0 && pk == 0)))
+            fits = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -rc;
+    return cols == 0 || (cols == 2 && fits);
+}
+
 int netsrv_journal_open(netsrv_journal **out, const char *path, char *err, size_t errlen)
 {
     netsrv_journal *j;
     int rc;
 
     *out = NULL;
+    /* A journal is written to: a symbolic link in its place, in a
+     * directory others can write to (a copy's destination), would send
+     * those writes anywhere.  (Links higher up the path are the caller's
+     * choice of place, and followed.) */
+    struct stat lst;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: a symbolic link (not followed)", path);
+        return -ELOOP;
+    }
     if (!(j = calloc(1, sizeof *j)) || !(j->path = strdup(path))) {
         free(j);
         return -ENOMEM;
@@ -62,6 +112,19 @@ int netsrv_journal_open(netsrv_journal **out, const char *path, char *err, size_
     if (rc != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(j->db, 5000);
+    /* Looked at before anything is written (the PRAGMA below changes the
+     * file's header): another program's database stays untouched. */
+    int mine = jn_is_journal(j->db);
+    if (mine < 0) {
+        rc = -mine;
+        goto fail;
+    }
+    if (mine == 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: an SQLite database, but not a journal", path);
+        netsrv_journal_close(j);
+        return -EINVAL;
+    }
     /* WAL without fsync: a commit is one write(2) into the WAL, which the
      * kernel keeps when the process dies, kill -9 included.  A power cut
      * may lose the last commits, as it may lose the unsynced work they

@@ -1255,9 +1255,12 @@ int netsrv_copy_is_temp(const char *name);
  * a handle is for one thread. */
 typedef struct netsrv_journal netsrv_journal;
 
-/* Opens the journal at path, made when missing.  Returns 0, or a negative
- * errno (-EACCES, -EINVAL for a file that is not a journal, -EBUSY when
- * another writer holds it for 5 s, -EIO) with the reason in err. */
+/* Opens the journal at path, made when missing (an empty file is a new
+ * journal).  Returns 0, or a negative errno (-EACCES, -EINVAL for a file
+ * that is not a journal: not SQLite, cut short, another program's
+ * database, all left as they were; -ELOOP for a symbolic link at path,
+ * not followed; -EBUSY when another writer holds it for 5 s, -EIO) with
+ * the reason in err. */
 int netsrv_journal_open(netsrv_journal **out, const char *path, char *err, size_t errlen);
 /* Records key as done, with its stamp (replacing an earlier one), in the
  * transaction netsrv_journal_commit ends (the first put starts it).

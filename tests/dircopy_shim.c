@@ -15,6 +15,11 @@
  *   DCSHIM_LONGNAME=NAME  renames onto NAME fail with ENAMETOOLONG, as on a
  *                       destination file system with a shorter NAME_MAX
  *                       (vfat, eCryptfs) than the source's
+ *   DCSHIM_WFULL=NAME   a pwrite to NAME that would take it past
+ *                       $DCSHIM_WFULL_AT bytes (default 0) fails with
+ *                       ENOSPC: a disk that fills up while SQLite grows a
+ *                       journal's -wal, the files copied meanwhile being
+ *                       left to succeed
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -29,6 +34,8 @@
 #include <unistd.h>
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off);
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off);
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off);
 ssize_t pread64(int fd, void *buf, size_t n, off_t off);
 int renameat(int olddir, const char *old, int newdir, const char *new);
 ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned flags);
@@ -85,6 +92,32 @@ ssize_t pread(int fd, void *buf, size_t n, off_t off)
 ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
     return pread(fd, buf, n, off);
+}
+
+/* Whether a write of n bytes at off to fd is one DCSHIM_WFULL refuses. */
+static int wfull(int fd, size_t n, off_t off)
+{
+    const char *at = getenv("DCSHIM_WFULL_AT");
+    return fd_is(fd, "DCSHIM_WFULL") &&
+           (unsigned long long)off + n > strtoull(at ? at : "0", NULL, 10);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, const void *, size_t, off_t);
+    if (wfull(fd, n, off)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    if (!real)
+        real = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+    return real(fd, buf, n, off);
+}
+
+/* SQLite's own writes go through this one. */
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    return pwrite(fd, buf, n, off);
 }
 
 ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned flags)

@@ -2,7 +2,8 @@
 # get.sh - "nettool get" end to end: against tests/getserver.py (chunks
 # split across writes, close-delimited and HTTP/1.0 bodies, garbage, a
 # stall, a body cut short, redirect chains and loops, 503 + Retry-After,
-# ETags), against "nettool serve http" (keep-alive, resume, -s split,
+# ETags), against "nettool serve http" (keep-alive, resume, -s split and
+# -c beside a bad FILE.part.journal or FILE.part,
 # -j with good and bad URLs) and against nginx over HTTPS with a CA made
 # here (trusted, untrusted and wrong-name certificates, http <-> https
 # redirects).  Each failure kind has its exit code.
@@ -225,6 +226,69 @@ pat $N | cmp -s - "$T/o/ss.bin"
 t_ok $(( rc + $? )) "-c after the kill: the whole file, byte for byte ($(cat "$T/err"))"
 sent=$(curl -s "$S/sent0")
 t_is "$sent" $((N + N / 8)) "  fetching the 3 done parts once and the stalled one again ($sent bytes)"
+
+# -c beside a FILE.part.journal that is not a journal (garbage, empty, a
+# real one cut short, a symbolic link), or a FILE.part that is not the one its journal was
+# made with (cut short): nothing is taken from them.  One warning line
+# names the journal and the problem, the whole file is fetched again, its
+# right bytes end under the final name, nothing is left beside it.
+# badj NAME URL WHY WANT: get -c of URL into $T/o/NAME (its .part and
+# journal set up before), the warning's middle WHY, the bytes wanted WANT.
+badj() {
+    G -q -s 4 -c -o "$T/o/$1" "$2" 2>"$T/err"
+    rc=$?
+    cmp -s "$4" "$T/o/$1"
+    t_ok $(( rc + $? )) "$1: get -c: exit 0, the whole file byte for byte (exit $rc)"
+    t_is "$(cat "$T/err")" \
+        "nettool get: warning: $T/o/$1.part.journal: $3; $T/o/$1 is fetched from the start" \
+        "  one warning line naming the journal and the problem"
+    t_ok "$([ ! -e "$T/o/$1.part" ] && [ ! -e "$T/o/$1.part.journal" ]; echo $?)" \
+        "  no FILE.part or journal left"
+}
+head -c 3000000 /dev/zero >"$T/o/gj.bin.part"
+head -c 5000 /dev/urandom >"$T/o/gj.bin.part.journal"
+badj gj.bin "$H/big.bin" "file is not a database; not a journal" "$W/big.bin"
+head -c 3000000 /dev/zero >"$T/o/zj.bin.part"
+: >"$T/o/zj.bin.part.journal"
+badj zj.bin "$H/big.bin" "it records no parts of this download" "$W/big.bin"
+head -c 3000000 /dev/zero >"$T/o/lj.bin.part"
+ln -s "$T/o/elsewhere" "$T/o/lj.bin.part.journal"
+badj lj.bin "$H/big.bin" "a symbolic link (not followed); not a journal" "$W/big.bin"
+t_ok "$([ ! -e "$T/o/elsewhere" ]; echo $?)" "  a symbolic link as the journal: not followed, nothing made there"
+# A split's FILE.part whose journal is gone: its holes are no prefix to
+# resume (where the file system reports holes).
+truncate -s 3000000 "$T/o/hj.bin.part"
+head -c 100000 "$W/big.bin" | dd of="$T/o/hj.bin.part" conv=notrunc 2>/dev/null
+if "$PY" -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY)
+sys.exit(os.lseek(fd, 0, os.SEEK_HOLE) >= os.fstat(fd).st_size)' "$T/o/hj.bin.part"; then
+    G -q -c -o "$T/o/hj.bin" "$H/big.bin" 2>"$T/err"
+    rc=$?
+    cmp -s "$W/big.bin" "$T/o/hj.bin"
+    t_ok $(( rc + $? )) "-c, a FILE.part with holes and no journal: the whole file byte for byte (exit $rc)"
+    t_is "$(cat "$T/err")" "nettool get: warning: $T/o/hj.bin.part has holes (a split download's, without its journal); $T/o/hj.bin is fetched from the start" \
+        "  one warning line saying why it starts again"
+else
+    t_skip 2 "this file system does not report holes (SEEK_HOLE)"
+fi
+pat $N >"$T/want.sc"
+# cutsplit NAME: a split of /splitcut cut midway, its .part and journal kept.
+cutsplit() {
+    curl -s "$S/sent0" >/dev/null
+    G -q -s 4 -o "$T/o/$1" "$S/splitcut/$N" 2>/dev/null
+    [ -s "$T/o/$1.part.journal" ] && [ -f "$T/o/$1.part" ] && [ ! -e "$T/o/$1" ]
+}
+cutsplit tj.bin
+t_ok $? "a split cut midway keeps a real journal"
+js=$(stat -c %s "$T/o/tj.bin.part.journal")
+head -c $((js / 2)) "$T/o/tj.bin.part.journal" >"$T/o/half" && mv "$T/o/half" "$T/o/tj.bin.part.journal"
+sent1=$(curl -s "$S/sent")
+badj tj.bin "$S/splitcut/$N" "database disk image is malformed; not a journal" "$T/want.sc"
+t_is "$(( $(curl -s "$S/sent") - sent1 ))" "$N" "  the journal cut to $((js / 2)) of $js bytes: all $N bytes fetched again"
+cutsplit pj.bin
+truncate -s 1000 "$T/o/pj.bin.part"
+sent1=$(curl -s "$S/sent")
+badj pj.bin "$S/splitcut/$N" "the .part beside it is not the size it was made with" "$T/want.sc"
+t_is "$(( $(curl -s "$S/sent") - sent1 ))" "$N" "  a FILE.part cut short: all $N bytes fetched again, none taken as there"
 bad=0000000000000000000000000000000000000000000000000000000000000000
 G -q --sha256 "$bad" -o "$T/o/badsum" "$H/big.bin" 2>"$T/err"
 rc=$?

@@ -150,7 +150,9 @@ tests_copy_t_LDADD = libnetsrv/libnetsrv.la
 check_PROGRAMS += tests/journal.t
 TESTS += tests/journal.t
 tests_journal_t_SOURCES = tests/journal.c $(tests_common)
-tests_journal_t_LDADD = libnetsrv/libnetsrv.la
+# SQLite itself too: the test makes another program's database.
+tests_journal_t_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+tests_journal_t_LDADD = libnetsrv/libnetsrv.la $(SQLITE_LIBS)
 
 # nettool dircopy on generated trees (tests/dircopy.sh), entries compared
 # by tests/dircopy_cmp.py, failures injected by tests/dircopy_shim.so
@@ -162,6 +164,9 @@ tests_dircopy_shim_so_LDFLAGS = -Xcompiler -shared
 tests_dircopy_shim_so_LDADD = -ldl
 TESTS += tests/dircopy.sh
 EXTRA_DIST += tests/dircopy.sh tests/dircopy_cmp.py
+# Its journal as bad input (garbage, empty, cut short) and on a full disk.
+TESTS += tests/dircopy_journal.sh
+EXTRA_DIST += tests/dircopy_journal.sh
 # The HTTP client session (libnetsrv/http_client.c) against a scripted
 # server of its own, 1,000 tasks on one loop among them.
 check_PROGRAMS += tests/httpc.t

@@ -85,7 +85,27 @@ int dc_journal_open(struct dc_journal *j, const char *dst, int srcfd, int dstfd,
         boot[n > 0 ? n : 0] = 0;
         close(bfd);
     }
-    int rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    /* A journal's first page is written as it is made (the WAL mode is
+     * in its header), so an empty file there never was one. */
+    int rc;
+    if (j->found && S_ISREG(st.st_mode) && st.st_size == 0) {
+        snprintf(err, sizeof err, "%s: an empty file", j->path);
+        rc = -EINVAL;
+    } else {
+        rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    }
+    if ((rc == -EINVAL || rc == -ELOOP) && j->found) {
+        /* Garbage, cut short, emptied, a symbolic link (which the
+         * library does not follow): nothing in it can be trusted, so
+         * every file is compared again.  It is replaced, not kept: this
+         * run then has a journal of its own, and one that completes
+         * leaves nothing in DST that is not in SRC.  (Not for other
+         * errors: a journal another run holds (-EBUSY) is its own.) */
+        nt_error("warning: %s; not a journal: ignored and replaced", err);
+        netsrv_journal_unlink(j->path);
+        j->found = 0;
+        rc = netsrv_journal_open(&j->jn, j->path, err, sizeof err);
+    }
     if (rc == 0 && j->found) {
         ssize_t n = netsrv_journal_get(j->jn, DC_BOOT_KEY, sizeof DC_BOOT_KEY - 1, had, sizeof had);
         if (n != (ssize_t)strlen(boot) || memcmp(had, boot, (size_t)n) != 0) {
@@ -170,8 +190,11 @@ void dc_journal_commit(struct dc_journal *j)
 
 void dc_journal_end(struct dc_journal *j, int complete)
 {
-    if (complete && j->jn) {
-        int rc = netsrv_journal_discard(j->jn);
+    if (complete && j->path) {
+        /* Also when a failed commit (a full disk) closed it midway: what
+         * it holds is true but no longer needed, and left there it would
+         * be the one thing in DST that SRC does not have. */
+        int rc = j->jn ? netsrv_journal_discard(j->jn) : netsrv_journal_unlink(j->path);
         if (rc < 0)
             nt_error("warning: %s: %s", j->path, netsrv_strerror(rc));
     } else {

@@ -332,14 +332,17 @@ static int split_file_stamp(char *out, size_t cap, long long size, unsigned n,
     return snprintf(out, cap, "%lld %u %s", size, n, validator);
 }
 
-/* The parts of a split recorded in jn for this size and validator: their
- * number, the parts in pts (malloc'd), or 0 when the journal does not fit. */
-static unsigned split_resume(netsrv_journal *jn, long long size, const char *validator,
-                             struct split_part **pts)
+/* The parts of a split recorded in jn for this size and validator, fd
+ * being the FILE.part they were written to: their number, the parts in
+ * pts (malloc'd), or 0 when the journal does not fit (*why says how). */
+static unsigned split_resume(netsrv_journal *jn, int fd, long long size, const char *validator,
+                             struct split_part **pts, const char **why)
 {
     char had[512], want[512];
     long long hsize;
     unsigned n;
+    struct stat pst;
+    *why = "it records no parts of this download";
     ssize_t len = netsrv_journal_get(jn, "/file", 5, had, sizeof had - 1);
     if (len <= 0 || len >= (ssize_t)sizeof had)
         return 0;
@@ -347,8 +350,19 @@ static unsigned split_resume(netsrv_journal *jn, long long size, const char *val
     if (sscanf(had, "%lld %u", &hsize, &n) != 2 || n < 1 || n > 1024)
         return 0;
     split_file_stamp(want, sizeof want, size, n, validator);
-    if (strcmp(had, want) != 0 || !(*pts = calloc(n, sizeof **pts)))
+    *why = "it is of another version of the file (size, ETag or Last-Modified)";
+    if (strcmp(had, want) != 0)
         return 0;
+    /* A fresh split sets FILE.part's size before any part is recorded:
+     * one of another size (cut short, replaced) does not hold what the
+     * journal says, and its holes would pass for data. */
+    *why = "the .part beside it is not the size it was made with";
+    if (fstat(fd, &pst) < 0 || (long long)pst.st_size != size)
+        return 0;
+    *why = "out of memory";
+    if (!(*pts = calloc(n, sizeof **pts)))
+        return 0;
+    *why = "its parts do not fit together";
     for (unsigned i = 0; i < n; i++) {
         char key[32];
         struct split_stamp st;
@@ -388,10 +402,26 @@ static int split_fetch(struct nt_get *g, struct nt_get_job *j, const char *url, 
     *kept = 0;
     if (!resume)
         netsrv_journal_unlink(jpath); /* an older layout's parts */
-    if (netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr) < 0)
+    int jrc = netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr);
+    if (jrc == -EINVAL || jrc == -ELOOP) {
+        /* Not a journal (garbage, cut short, a symbolic link, which the
+         * library does not follow): nothing in it is trusted.
+         * It is replaced so this run keeps a journal of its own, and none
+         * is left beside FILE once it is complete. */
+        nt_error("warning: %s; not a journal; %s is fetched from the start", jerr, j->path);
+        netsrv_journal_unlink(jpath);
+        resume = 0;
+        jrc = netsrv_journal_open(&sp.jn, jpath, jerr, sizeof jerr);
+    }
+    if (jrc < 0) {
         sp.jn = NULL; /* the download goes on; only resuming it is lost */
-    if (resume && sp.jn)
-        n = split_resume(sp.jn, size, validator, &pts);
+        if (resume)
+            nt_error("warning: %s; %s is fetched from the start", jerr, j->path);
+    } else if (resume) {
+        const char *why;
+        if ((n = split_resume(sp.jn, fd, size, validator, &pts, &why)) == 0)
+            nt_error("warning: %s: %s; %s is fetched from the start", jpath, why, j->path);
+    }
     if (n == 0) {
         /* A fresh start: the parts laid out, recorded before any byte. */
         n = g->o.split > 1 ? g->o.split : 1;
@@ -495,6 +525,21 @@ static int check_sum(const struct nt_get_opts *o, struct nt_get_job *j, netsrv_s
     return 0;
 }
 
+/* Whether file has a hole before its end.  Bytes written in order (a
+ * download's FILE.part) leave none; a split's FILE.part has them until
+ * every part is in, and one whose journal is gone is no prefix to resume.
+ * (A file system that keeps written zeros as holes, as ZFS with
+ * compression does, only costs such a file a fetch from the start.) */
+static int has_hole(const char *file, off_t size)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    off_t h = lseek(fd, 0, SEEK_HOLE);
+    close(fd);
+    return h >= 0 && h < size;
+}
+
 static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, double *ra,
                    int *again)
 {
@@ -513,8 +558,10 @@ static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, doub
         snprintf(part, sizeof part, "%s.part", j->path);
         snprintf(jpath, sizeof jpath, "%s.journal", part);
         /* FILE.part of a split download has holes: only its journal says
-         * what is there, so -c goes on as a split, part by part. */
-        resume_split = o->resume && !o->head && !o->include && access(jpath, F_OK) == 0 &&
+         * what is there, so -c goes on as a split, part by part.  (lstat:
+         * a journal that is a dangling link is still one not to trust,
+         * not a sign that FILE.part is a plain prefix.) */
+        resume_split = o->resume && !o->head && !o->include && lstat(jpath, &st) == 0 &&
                        stat(part, &st) == 0 && S_ISREG(st.st_mode);
         if (o->resume && !o->head && !resume_split) {
             /* Our own FILE.part first, else a FILE another tool left short. */
@@ -522,6 +569,11 @@ static int attempt(struct nt_get *g, struct nt_get_job *j, double deadline, doub
                 offset = st.st_size;
             else if (stat(j->path, &st) == 0 && S_ISREG(st.st_mode) && rename(j->path, part) == 0)
                 offset = st.st_size;
+            if (offset > 0 && has_hole(part, offset)) {
+                nt_error("warning: %s has holes (a split download's, without its journal); "
+                         "%s is fetched from the start", part, j->path);
+                offset = 0;
+            }
         }
     }
     netsrv_http_header *hs = calloc(o->nheaders + 1, sizeof *hs);
