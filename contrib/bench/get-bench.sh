@@ -109,7 +109,9 @@ S=https://localhost:$sport
 CA=$base/ng/cert.pem
 surls=$(for i in $(seq "$small"); do printf '%s/s/f%s ' "$H" "$i"; done)
 
-# measure CMD...: runs CMD on the client CPU; prints "SECONDS MAXRSS_KIB".
+# measure CMD...: runs CMD on the client CPU; prints "SECONDS MAXRSS_KIB
+# CPU_SECONDS" (the client's user + system time: on a shared machine the
+# wall time also carries other tenants' noise, the CPU time much less).
 # The peak resident memory comes from GNU time(1), which forks CMD from its
 # own small process: a child forked from python would count python's pages.
 measure() {
@@ -118,14 +120,15 @@ import subprocess, sys, time
 cpu, rssf, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
 err = open(rssf + ".err", "w")
 t0 = time.monotonic()
-st = subprocess.call(["taskset", "-c", cpu, "/usr/bin/time", "-f", "%M", "-o", rssf] + cmd,
+st = subprocess.call(["taskset", "-c", cpu, "/usr/bin/time", "-f", "%M %U %S", "-o", rssf] + cmd,
                      stdout=subprocess.DEVNULL, stderr=err)
 t = time.monotonic() - t0
 if st != 0:
     sys.stderr.write("get-bench: %s failed (%d): %s\n" % (" ".join(cmd), st,
                      open(rssf + ".err").read()[-300:]))
     sys.exit(1)
-print("%.4f %s" % (t, open(rssf).read().split()[-1]))
+m, u, s = open(rssf).read().split()[-3:]
+print("%.4f %s %.3f" % (t, m, float(u) + float(s)))
 EOF
 }
 
@@ -157,13 +160,13 @@ big_cases() {
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # run_cases TITLE: rounds of every contender of $cases, interleaved; the
-# medians, and each one's time over the first's (nettool): >= 1 is
-# nettool no slower.
+# medians, and each one's time (wall and CPU) over the first's (nettool):
+# >= 1 is nettool no slower.
 run_cases() {
     local title=$1 i r line label cmd out
-    local -a times rss
+    local -a times rss cpus
     echo "== $title"
-    for i in "${!cases[@]}"; do times[i]="" rss[i]=""; done
+    for i in "${!cases[@]}"; do times[i]="" rss[i]="" cpus[i]=""; done
     # round 0 warms the caches and the server up, and is not counted
     for r in $(seq 0 "$rounds"); do
         for i in "${!cases[@]}"; do
@@ -174,20 +177,23 @@ run_cases() {
             line=$(eval "measure ${cmd//\{out\}/$out}")
             rm -rf "$base/out/o$i" "$base/out/d$i"
             [ "$r" = 0 ] && continue
-            times[i]="${times[i]} ${line% *}"
-            rss[i]="${rss[i]} ${line#* }"
+            set -- $line
+            times[i]="${times[i]} $1"
+            rss[i]="${rss[i]} $2"
+            cpus[i]="${cpus[i]} $3"
         done
     done
-    local m0
+    local m0 c0
     for i in "${!cases[@]}"; do
         label=${cases[i]%%|*}
-        local mt mr
+        local mt mr mc
         mt=$(median ${times[i]})
         mr=$(median ${rss[i]})
-        [ "$i" = 0 ] && m0=$mt
-        printf '  %-34s %8.3f s  peak RSS %6.1f MiB  %s\n' "$label" "$mt" \
+        mc=$(median ${cpus[i]})
+        [ "$i" = 0 ] && m0=$mt c0=$mc
+        printf '  %-34s %8.3f s  CPU %6.3f s  peak RSS %6.1f MiB  %s\n' "$label" "$mt" "$mc" \
             "$(echo "scale=1; $mr / 1024" | bc)" \
-            "$([ "$i" = 0 ] && echo "" || echo "ratio $(echo "scale=2; $mt / $m0" | bc)x")"
+            "$([ "$i" = 0 ] && echo "" || echo "ratio $(echo "scale=2; $mt / $m0" | bc)x, CPU $(echo "scale=2; $mc / ($c0 + 0.0005)" | bc)x")"
     done
 }
 
