@@ -9,6 +9,7 @@
 # redirects).  Each failure kind has its exit code.
 T_LIMIT=240
 . "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/nginx_lib.sh"
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 G() { timeout 60 "$NETTOOL" get "$@"; }
@@ -372,30 +373,10 @@ chmod -R a+rX "$W" "$C"
 chmod a+x "$T"
 mkdir -p "$T/nginx"
 start_nginx() {
-    set -- $("$PY" -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+    set -- $(ng_free_ports 3)
     P_GOOD=$1 P_WRONG=$2 P_SELF=$3
     {
-        cat <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log info;
-events { worker_connections 256; }
-http {
-    access_log $T/nginx/access.log;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
-    default_type application/octet-stream;
-EOF
+        ng_conf_head
         for s in "$P_GOOD good" "$P_WRONG wrong" "$P_SELF self"; do
             set -- $s
             printf '    server {\n        listen 127.0.0.1:%s ssl;\n' "$1"
@@ -406,16 +387,7 @@ EOF
         done
         echo "}"
     } >"$T/nginx/nginx.conf"
-    "$NGINX" -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
-        >"$T/nginx/stdout" 2>&1 &
-    NGINX_PID=$!
-    echo "$NGINX_PID" >>"$T/pids"
-    for _p in $P_GOOD $P_WRONG $P_SELF; do
-        wait_for 10 sh -c "! kill -0 $NGINX_PID 2>/dev/null || exec \"$PY\" -c '
-import socket; socket.create_connection((\"127.0.0.1\", $_p), timeout=1)' 2>/dev/null" ||
-            return 1
-        alive "$NGINX_PID" || return 1
-    done
+    ng_start "$P_GOOD" "$P_WRONG" "$P_SELF"
 }
 started=0
 for try in 1 2 3; do

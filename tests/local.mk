@@ -121,7 +121,7 @@ check_PROGRAMS += tests/tls_client
 tests_tls_client_SOURCES = tests/tls_client.c
 tests_tls_client_LDADD = libnetsrv/libnetsrv.la
 TESTS += tests/tls.sh
-EXTRA_DIST += tests/tls.sh
+EXTRA_DIST += tests/tls.sh tests/nginx_lib.sh
 
 # The process pool (libnetsrv/pool.c).
 check_PROGRAMS += tests/pool.t

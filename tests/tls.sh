@@ -9,6 +9,7 @@
 # TLS to a Python peer.  Without nginx (or openssl) the test is skipped.
 T_LIMIT=240
 . "${top_srcdir:-.}/tests/lib.sh"
+. "${top_srcdir:-.}/tests/nginx_lib.sh"
 
 CLIENT=${top_builddir:-.}/tests/tls_client
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -79,31 +80,8 @@ head -c 5242880 /dev/urandom >"$W/big.bin"
 chmod -R a+rX "$W" "$C"
 chmod a+x "$T"
 
-# free_ports N: N ports the kernel picked as free just now (nginx cannot
-# listen on port 0 and tell us; a port taken meanwhile makes the start
-# fail, and it is tried again).
-free_ports() {
-    "$PY" -c '
-import socket, sys
-ss = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    ss.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in ss))
-' "$1"
-}
-
-# port_open PORT
-port_open() {
-    "$PY" -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-' "$1" 2>/dev/null
-}
-
 start_nginx() {
-    set -- $(free_ports 5)
+    set -- $(ng_free_ports 5)
     P_GOOD=$1 P_WRONG=$2 P_OLD=$3 P_SELF=$4 P_PLAIN=$5
     srv() { # PORT CERT
         printf '    server {\n        listen 127.0.0.1:%s ssl;\n' "$1"
@@ -112,22 +90,8 @@ start_nginx() {
         printf '        root %s;\n    }\n' "$W"
     }
     {
+        ng_conf_head
         cat <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log info;
-events { worker_connections 256; }
-http {
-    access_log $T/nginx/access.log;
-    client_body_temp_path $T/nginx/body;
-    proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fastcgi;
-    uwsgi_temp_path $T/nginx/uwsgi;
-    scgi_temp_path $T/nginx/scgi;
-    default_type application/octet-stream;
     keepalive_requests 1000;
     ssl_protocols TLSv1.2 TLSv1.3;
     server { listen 127.0.0.1:$P_PLAIN; root $W; }
@@ -138,18 +102,7 @@ EOF
         srv "$P_SELF" self
         echo "}"
     } >"$T/nginx/nginx.conf"
-    : >"$T/nginx/error.log"
-    "$NGINX" -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" \
-        >"$T/nginx/stdout" 2>&1 &
-    NGINX_PID=$!
-    echo "$NGINX_PID" >>"$T/pids"
-    for _p in $P_GOOD $P_WRONG $P_OLD $P_SELF $P_PLAIN; do
-        wait_for 10 sh -c "! kill -0 $NGINX_PID 2>/dev/null || exec \"$PY\" -c '
-import socket; socket.create_connection((\"127.0.0.1\", $_p), timeout=1)' 2>/dev/null" ||
-            return 1
-        alive "$NGINX_PID" || return 1
-    done
-    return 0
+    ng_start "$P_GOOD" "$P_WRONG" "$P_OLD" "$P_SELF" "$P_PLAIN"
 }
 
 started=0
