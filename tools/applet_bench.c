@@ -140,23 +140,6 @@ static const char *nt_bench_transport(const struct nt_bench_cfg *cfg)
     return cfg->dgram ? "udp" : "tcp";
 }
 
-/* Prints s as a JSON string. */
-static void nt_json_string(FILE *f, const char *s)
-{
-    const unsigned char *p;
-
-    fputc('"', f);
-    for (p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void nt_json_latency(FILE *f, const char *name, const struct nt_hist *h)
 {
     fprintf(f, ",\"%s\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p99.9\":%llu,"
@@ -192,7 +175,7 @@ static void nt_bench_report(FILE *f, int json, const struct nt_bench_cfg *cfg,
 
     if (json) {
         fputs("{\"summary\":true,\"addr\":", f);
-        nt_json_string(f, cfg->addr_text);
+        nt_json_string(f, cfg->addr_text, strlen(cfg->addr_text));
         fprintf(f, ",\"transport\":\"%s\",\"conns\":%u,\"loops\":%u,\"size\":%zu,"
                    "\"mode\":\"%s\",\"rate\":%.1f,\"duration\":%.3f,\"requests\":%llu,"
                    "\"rps\":%.1f,\"mbps\":%.3f,\"errors\":%llu,\"connect_errors\":%llu,"

@@ -193,23 +193,13 @@ static void nt_get_close_session(void *arg)
     netsrv_httpc_free(arg);
 }
 
-/* A JSON string (RFC 8259 escapes) on f. */
+/* A JSON string, or null. */
 static void nt_json_str(FILE *f, const char *s)
 {
-    if (!s) {
+    if (s)
+        nt_json_string(f, s, strlen(s));
+    else
         fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
 }
 
 static void nt_get_json(const struct nt_get_job *jobs, size_t n)

@@ -43,6 +43,12 @@ enum {
 
 /* ------------------------------------------------------------ common.c */
 
+/* Writes s[0..n) as a JSON string (RFC 8259 escapes).  Bytes that are no
+ * UTF-8 (a page matched raw, a name from the wire) are written as the
+ * code points of the same value (\u00XX), so that every line stays valid
+ * JSON. */
+void nt_json_string(FILE *f, const char *s, size_t n);
+
 /* The applet running now (set by the dispatcher; names error lines). */
 extern const struct nt_applet *nt_current;
 /* 0 with -q, 1 by default, 2 and more with -v (each -v adds one). */

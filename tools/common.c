@@ -293,3 +293,42 @@ void nt_ignore_sigpipe(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGPIPE, &sa, NULL);
 }
+
+void nt_json_string(FILE *f, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    putc_unlocked('"', f);
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t k;
+
+        if (c >= 0x80) {
+            k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+            if (k > 1 && i + k <= n && netsrv_utf8_valid(s + i, k)) {
+                fwrite_unlocked(s + i, 1, k, f);
+                i += k;
+            } else {
+                fprintf(f, "\\u%04x", c);
+                i++;
+            }
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            putc_unlocked('\\', f);
+            putc_unlocked((int)c, f);
+        } else if (c == '\n') {
+            fputs("\\n", f);
+        } else if (c == '\t') {
+            fputs("\\t", f);
+        } else if (c == '\r') {
+            fputs("\\r", f);
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            putc_unlocked((int)c, f);
+        }
+        i++;
+    }
+    putc_unlocked('"', f);
+}

@@ -102,48 +102,6 @@ static void sc_tsv(FILE *f, const char *s, size_t n)
     }
 }
 
-/* A JSON string.  Bytes that are no UTF-8 (a page matched raw) are
- * written as the code points of the same value (\u00XX), so that every
- * line stays valid JSON. */
-static void sc_json(FILE *f, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    putc_unlocked('"', f);
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        size_t k;
-
-        if (c >= 0x80) {
-            k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-            if (k > 1 && i + k <= n && netsrv_utf8_valid(s + i, k)) {
-                fwrite_unlocked(s + i, 1, k, f);
-                i += k;
-            } else {
-                fprintf(f, "\\u%04x", c);
-                i++;
-            }
-            continue;
-        }
-        if (c == '"' || c == '\\') {
-            putc_unlocked('\\', f);
-            putc_unlocked((int)c, f);
-        } else if (c == '\n') {
-            fputs("\\n", f);
-        } else if (c == '\t') {
-            fputs("\\t", f);
-        } else if (c == '\r') {
-            fputs("\\r", f);
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(f, "\\u%04x", c);
-        } else {
-            putc_unlocked((int)c, f);
-        }
-        i++;
-    }
-    putc_unlocked('"', f);
-}
-
 /* ------------------------------------------------------------- --db */
 
 struct sc_db {
@@ -374,10 +332,10 @@ int sc_out_match(struct sc_out *o, const char *url, const netsrv_regex_scan *s)
         break;
     default:
         fputs("{\"url\":", f);
-        sc_json(f, url, strlen(url));
+        nt_json_string(f, url, strlen(url));
         fprintf(f, ",\"offset\":%zu,\"match\":", s->ovector[0]);
         netsrv_regex_span(s, 0, &st, &n);
-        sc_json(f, s->subject + st, n);
+        nt_json_string(f, s->subject + st, n);
         fputs(",\"groups\":{", f);
         if (o->ncols == 1 && o->cols[0] == 0 && !o->names[0]) {
             /* No -g: every group, by name when it has one, else number. */
@@ -387,10 +345,10 @@ int sc_out_match(struct sc_out *o, const char *url, const netsrv_regex_scan *s)
                 snprintf(name, sizeof name, "%d", g);
                 if (g > 1)
                     putc_unlocked(',', f);
-                sc_json(f, nm ? nm : name, strlen(nm ? nm : name));
+                nt_json_string(f, nm ? nm : name, strlen(nm ? nm : name));
                 putc_unlocked(':', f);
                 if (netsrv_regex_span(s, g, &st, &n))
-                    sc_json(f, s->subject + st, n);
+                    nt_json_string(f, s->subject + st, n);
                 else
                     fputs("null", f);
             }
@@ -399,10 +357,10 @@ int sc_out_match(struct sc_out *o, const char *url, const netsrv_regex_scan *s)
                 sc_col_name(o, i, name, sizeof name);
                 if (i > 0)
                     putc_unlocked(',', f);
-                sc_json(f, name, strlen(name));
+                nt_json_string(f, name, strlen(name));
                 putc_unlocked(':', f);
                 if (netsrv_regex_span(s, o->cols[i], &st, &n))
-                    sc_json(f, s->subject + st, n);
+                    nt_json_string(f, s->subject + st, n);
                 else
                     fputs("null", f);
             }
