@@ -3,7 +3,9 @@
  * built with -DNETSRV_CORO_UCONTEXT): ping-pong between the thread's own
  * context and several coroutines, callee-saved integer and floating-point
  * values kept across switches, reset and reuse of an ended coroutine, deep
- * recursion, the ABI's stack alignment and the guard page.
+ * recursion, parking deep in calls, the ABI's stack alignment, the guard
+ * page, and (in a ThreadSanitizer build) that a race in a coroutine is
+ * reported with the coroutine's own calls.
  *
  * Only coro.c and the switch are needed (contrib/cross/check-coro-aarch64.sh
  * builds this file for AArch64 without the rest of the library), and the
@@ -356,6 +358,178 @@ static void test_recursion(void)
     netsrv__coro_free(&deep_co);
 }
 
+/* ---------------------------------------------------------- park deep */
+/* A coroutine that parks at the bottom of a deep call chain while the
+ * other side runs at another depth, round after round: each side's calls
+ * must return into its own frames.  Under ThreadSanitizer this is what
+ * the fiber switches in coro.c are for: the runtime keeps a shadow call
+ * stack per thread, and without a fiber per coroutine both sides' calls
+ * and returns would land on one shadow stack, which then runs below its
+ * start by about PARK_DEPTH entries a round (the runtime crashes, or its
+ * reports name frames that are not there). */
+#define PARK_DEPTH 300
+#define PARK_ROUNDS 200
+static netsrv__coro park_co;
+static long park_rounds_done;
+
+static __attribute__((noinline)) long park_down(long n)
+{
+    if (n == 0) {
+        netsrv__coro_switch(&park_co, &main_co, 0); /* parked, deep */
+        return 0;
+    }
+    long r = park_down(n - 1);
+    __asm__ volatile("" : "+r"(r) : : "memory"); /* no tail call */
+    return r + 1;
+}
+
+static void park_fn(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < PARK_ROUNDS; i++) {
+        if (park_down(PARK_DEPTH) != PARK_DEPTH)
+            break;
+        park_rounds_done++;
+        netsrv__coro_switch(&park_co, &main_co, 0); /* parked, shallow */
+    }
+    netsrv__coro_switch(&park_co, &main_co, 1);
+}
+
+/* The other side: its own calls, a few levels deep, between the switches. */
+static __attribute__((noinline)) void park_resume(long n)
+{
+    if (n > 0) {
+        park_resume(n - 1);
+        __asm__ volatile("" : : : "memory");
+        return;
+    }
+    netsrv__coro_switch(&main_co, &park_co, 0);
+}
+
+static void test_park_deep(void)
+{
+    if (netsrv__coro_init(&park_co, STACK, park_fn, NULL) != 0)
+        bail_out("cannot map a coroutine stack");
+    for (long i = 0; i < 2 * PARK_ROUNDS + 1 && park_rounds_done < PARK_ROUNDS; i++)
+        park_resume(i % 7);
+    netsrv__coro_switch(&main_co, &park_co, 0); /* lets it end */
+    is(park_rounds_done, PARK_ROUNDS,
+       "park deep: %d rounds of parking %d calls deep while the other side runs elsewhere",
+       PARK_ROUNDS, PARK_DEPTH);
+    netsrv__coro_free(&park_co);
+}
+
+/* ---------------------------------------------------- ThreadSanitizer */
+/* Under ThreadSanitizer each coroutine is a fiber of its own (coro.c), so
+ * that a report about code in a coroutine shows the coroutine's calls and
+ * only those.  Without the fibers the runtime keeps one shadow call stack
+ * for the thread, the coroutine's calls pushed on top of whatever the
+ * thread was doing when it switched, and the report names frames that
+ * are not on the coroutine's stack at all.  A child provokes a real race
+ * (a write in a coroutine against one in another thread, ordered only by
+ * a relaxed flag) and the parent reads the report. */
+#if defined(__SANITIZE_THREAD__)
+#define CORO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORO_TSAN 1
+#endif
+#endif
+
+#ifdef CORO_TSAN
+#include <pthread.h>
+#include <stdatomic.h>
+
+static netsrv__coro race_co;
+static volatile int race_var; /* volatile: a store nobody reads is not optimised away */
+static atomic_int race_flag, race_done;
+
+/* It stays until the coroutine has written too: the report is then about
+ * two running threads. */
+static void *race_thread_fn(void *arg)
+{
+    (void)arg;
+    race_var = 1;
+    atomic_store_explicit(&race_flag, 1, memory_order_relaxed);
+    while (!atomic_load_explicit(&race_done, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+static __attribute__((noinline)) void coro_racy_store(void)
+{
+    while (!atomic_load_explicit(&race_flag, memory_order_relaxed))
+        ;
+    race_var = 2;
+    atomic_store_explicit(&race_done, 1, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void race_co_fn(void *arg)
+{
+    (void)arg;
+    coro_racy_store();
+    netsrv__coro_switch(&race_co, &main_co, 1);
+}
+
+/* The thread's own frame the coroutine is entered from. */
+static __attribute__((noinline)) void race_main_marker(void)
+{
+    netsrv__coro_switch(&main_co, &race_co, 0);
+    __asm__ volatile("" : : : "memory");
+}
+
+static void test_tsan_fibers(void)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        bail_out("pipe");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t t;
+        close(p[0]);
+        dup2(p[1], 2);
+        if (netsrv__coro_init(&race_co, STACK, race_co_fn, NULL) != 0 ||
+            pthread_create(&t, NULL, race_thread_fn, NULL) != 0)
+            _exit(3);
+        race_main_marker();
+        pthread_join(t, NULL);
+        _exit(0);
+    }
+    close(p[1]);
+    static char rep[65536];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof rep - 1 && (n = read(p[0], rep + len, sizeof rep - 1 - len)) > 0)
+        len += (size_t)n;
+    rep[len] = 0;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    /* The access block of the report that is the coroutine's: from its
+     * "Write of size" line to the next blank line. */
+    char *at = strstr(rep, "coro_racy_store"), *start = at;
+    /* back to the line that opens the block, indented by two spaces */
+    while (start && start > rep &&
+           !(start[-1] == '\n' && start[0] == ' ' && start[1] == ' ' && start[2] != ' '))
+        start--;
+    char *end = at ? strstr(at, "\n\n") : NULL;
+    if (end)
+        *end = 0;
+    int found = at && strstr(rep, "ThreadSanitizer: data race");
+    ok(found && strstr(start, "race_co_fn") && !strstr(start, "race_main_marker"),
+       "ThreadSanitizer: a race in a coroutine is reported with the coroutine's own calls only");
+    if (end)
+        *end = '\n';
+    if (!found || strstr(start, "race_main_marker") || !strstr(start, "race_co_fn"))
+        diag("report: %.1500s", rep);
+}
+#else
+static void test_tsan_fibers(void)
+{
+    skip(1, "not a ThreadSanitizer build (make check-tsan runs it)");
+}
+#endif
+
 /* The guard page: a coroutine that recurses without end faults instead of
  * writing below its stack.  In a child, with no core file. */
 static void overflow_fn(void *arg)
@@ -456,7 +630,7 @@ static void test_alignment(void)
 
 int main(void)
 {
-    plan(6 + 6 + 4 + 3 + 1 + 6);
+    plan(6 + 6 + 4 + 3 + 1 + 1 + 1 + 6);
 #ifdef NETSRV_CORO_ASM
     diag("switch: assembly");
 #else
@@ -466,6 +640,8 @@ int main(void)
     test_regs();
     test_reuse();
     test_recursion();
+    test_park_deep();
+    test_tsan_fibers();
     test_guard();
     test_alignment();
     return done_testing();

@@ -200,14 +200,15 @@ EXTRA_DIST += tests/systemd.sh tests/units_lib.sh tests/unit_client.py
 # make check-tsan, in a build directory configured with
 # --enable-thread-sanitizer: the tests where threads and loops meet (several
 # loops, wake-ups from other threads, the chat group, client tasks, the
-# process pool, and serve in thread and async mode; not tests/chat.sh,
+# process pool, and serve in thread and async mode; and tests/coro.t, whose
+# report check fails if the coroutines are not ThreadSanitizer fibers; not tests/chat.sh,
 # whose 1,000-member rounds take minutes under TSan and then miss its
 # time limits: tests/group.t covers the chat group).  A report makes the
 # process exit 66 at once, so the test fails.  tests/tsan.supp holds the
 # suppressions (third-party code only).  TSAN_OPTIONS from the environment
 # come last and win.
 TSAN_TESTS = \
-	tests/loop.t tests/task.t tests/async.t tests/group.t tests/client.t \
+	tests/coro.t tests/loop.t tests/task.t tests/async.t tests/group.t tests/client.t \
 	tests/httpc.t tests/pool.t tests/conformance.t tests/hooks.t \
 	tests/serve_echo.sh tests/serve_async.sh tests/serve_exec.sh \
 	tests/serve_http.sh
