@@ -94,7 +94,9 @@ u_activate() {
     _log=$U_TMP/$1.log
     # The command line holds no quotes: plain word splitting is its syntax.
     # shellcheck disable=SC2086
-    timeout -s KILL 60 systemd-socket-activate -l "$_sock" $_cmd </dev/null >"$_log" 2>&1 &
+    # --foreground: no SIGCONT after our SIGTERM (see tests/examples_lib.sh,
+    # ex_start: it can hang LeakSanitizer's exit check).
+    timeout --foreground -s KILL 60 systemd-socket-activate -l "$_sock" $_cmd </dev/null >"$_log" 2>&1 &
     u_pid=$!
     _i=0
     while ! grep -q "^Listening on $_sock" "$_log" 2>/dev/null && [ $_i -lt 100 ]; do

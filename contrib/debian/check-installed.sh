@@ -125,7 +125,8 @@ esac
 # curl fetch a file from it, byte for byte.
 mkdir -p "$tmp/www"
 head -c 1000000 /dev/urandom >"$tmp/www/blob.bin"
-timeout -s KILL 120 "$NT" serve http "$tmp/www" -l 127.0.0.1:0 --no-log \
+# --foreground: SIGTERM later, and no SIGCONT after it (tests/examples_lib.sh).
+timeout --foreground -s KILL 120 "$NT" serve http "$tmp/www" -l 127.0.0.1:0 --no-log \
     </dev/null 2>"$tmp/http.err" &
 srv=$!
 i=0
