@@ -15,13 +15,32 @@
 #include "testutil.h"
 #include <netsrv.h>
 
+/* One match of group g as "start-end," ("unset," when it did not take
+ * part); returns the length written. */
+static size_t put_span(char *out, size_t cap, netsrv_regex_scan *s, int g)
+{
+    size_t st, n;
+    if (netsrv_regex_span(s, g, &st, &n))
+        return (size_t)snprintf(out, cap, "%zu-%zu,", st, st + n);
+    return (size_t)snprintf(out, cap, "unset,");
+}
+
+/* The end of a scan: "E<errno>" after the matches if it failed. */
+static void scan_end(char *out, size_t cap, int rc, netsrv_regex_scan *s, netsrv_regex *re)
+{
+    if (rc < 0)
+        snprintf(out, cap, "E%d", -rc);
+    netsrv_regex_scan_fini(s);
+    netsrv_regex_free(re);
+}
+
 /* All matches of pattern in subject as "start-end," (group g). */
 static char *all(const char *pattern, unsigned flags, const char *subject, size_t len, int g)
 {
     static char out[1024];
     netsrv_regex *re;
     netsrv_regex_scan s;
-    size_t o = 0, st, n;
+    size_t o = 0;
     char err[NETSRV_ERRLEN];
     int rc;
 
@@ -32,15 +51,9 @@ static char *all(const char *pattern, unsigned flags, const char *subject, size_
     }
     netsrv_regex_scan_init(&s, re, subject, len);
     while ((rc = netsrv_regex_next(&s)) == 1 && o < sizeof out - 32) {
-        if (netsrv_regex_span(&s, g, &st, &n))
-            o += (size_t)snprintf(out + o, sizeof out - o, "%zu-%zu,", st, st + n);
-        else
-            o += (size_t)snprintf(out + o, sizeof out - o, "unset,");
+        o += put_span(out + o, sizeof out - o, &s, g);
     }
-    if (rc < 0)
-        snprintf(out + o, sizeof out - o, "E%d", -rc);
-    netsrv_regex_scan_fini(&s);
-    netsrv_regex_free(re);
+    scan_end(out + o, sizeof out - o, rc, &s, re);
     return out;
 }
 
@@ -50,7 +63,7 @@ static char *fed(const char *pattern, unsigned flags, const char *subject, size_
     static char out[1024];
     netsrv_regex *re;
     netsrv_regex_scan s;
-    size_t o = 0, st, n, have = 0;
+    size_t o = 0, have = 0;
     int rc;
 
     out[0] = '\0';
@@ -68,15 +81,9 @@ static char *fed(const char *pattern, unsigned flags, const char *subject, size_
         }
         if (rc != 1 || o >= sizeof out - 32)
             break;
-        if (netsrv_regex_span(&s, g, &st, &n))
-            o += (size_t)snprintf(out + o, sizeof out - o, "%zu-%zu,", st, st + n);
-        else
-            o += (size_t)snprintf(out + o, sizeof out - o, "unset,");
+        o += put_span(out + o, sizeof out - o, &s, g);
     }
-    if (rc < 0)
-        snprintf(out + o, sizeof out - o, "E%d", -rc);
-    netsrv_regex_scan_fini(&s);
-    netsrv_regex_free(re);
+    scan_end(out + o, sizeof out - o, rc, &s, re);
     return out;
 }
 
