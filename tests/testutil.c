@@ -580,7 +580,8 @@ void tu_bomb_end(tu_bomb *b)
     pthread_join(b->th, NULL);
 }
 
-int tu_count_tasks(void)
+/* Threads of this process, not counting the one whose TID is skip. */
+static int count_tasks_but(long skip)
 {
     DIR *d = opendir("/proc/self/task");
     int n = 0;
@@ -588,9 +589,46 @@ int tu_count_tasks(void)
     if (!d)
         return -1;
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
+        if (e->d_name[0] != '.' && strtol(e->d_name, NULL, 10) != skip)
             n++;
     closedir(d);
+    return n;
+}
+
+int tu_count_tasks(void)
+{
+    return count_tasks_but(-1);
+}
+
+static void *note_tid(void *arg)
+{
+    *(long *)arg = (long)syscall(SYS_gettid);
+    return NULL;
+}
+
+int tu_base_tasks(void)
+{
+    /* A sanitizer may start a thread of its own with the first
+     * pthread_create, so make and join one first. pthread_join returns
+     * once the kernel has cleared the thread's TID, which is before the
+     * thread leaves /proc/self/task; so that one is left out by TID
+     * rather than waited for. */
+    pthread_t th;
+    long tid = -1;
+    if (pthread_create(&th, NULL, note_tid, &tid) == 0)
+        pthread_join(th, NULL);
+    return count_tasks_but(tid);
+}
+
+int tu_wait_tasks(int want, double timeout)
+{
+    /* A thread that was joined can still be listed for a moment (see
+     * tu_base_tasks); under valgrind, which runs one thread at a time,
+     * for a good while. Wait for the count to come down, bounded. */
+    double end = tu_now() + (TU_UNDER_VALGRIND ? 10 * timeout : timeout);
+    int n;
+    while ((n = tu_count_tasks()) > want && tu_now() < end)
+        usleep(1000);
     return n;
 }
 

@@ -134,6 +134,13 @@ long tu_raise_nofile(long n);
 int tu_count_fds(void);
 /* Threads of this process (entries of /proc/self/task), -1 on error. */
 int tu_count_tasks(void);
+/* The threads a test starts from: tu_count_tasks() after a thread was
+ * made and joined (a sanitizer's own thread comes with the first), not
+ * counting that joined thread even while it is still listed. */
+int tu_base_tasks(void);
+/* tu_count_tasks() once it is want or less, or after timeout seconds
+ * (10x under valgrind): joined threads leave /proc a moment later. */
+int tu_wait_tasks(int want, double timeout);
 /* A private temporary directory (created once, emptied at exit). */
 const char *tu_tmpdir(void);
 /* "unix:TMPDIR/name" into buf; returns buf. */
