@@ -291,10 +291,16 @@ rc=$?
 t_ok $(( first >= 8 && first < 40 ? 0 : 1 )) "kill -9 stopped the first run after $first of 40 pages"
 t_is "$rc $(dups)" "0 " "the resumed run ends well, and no page was fetched twice across the kill"
 lost=$(sed -n 's/.*crawl: .* \([0-9]*\) lost$/\1/p' "$T/err2")
-t_is "$(( $(grep -c 'GET /mesh' "$LOG") + lost ))" "40" \
-    "  every page fetched once, or lost to the kill mid-fetch ($lost)"
-t_is "$(cat "$T/run1" "$T/run2" | sort -u | wc -l)" "$(grep -c 'GET /mesh' "$LOG")" \
-    "  the two runs printed each fetched page's match"
+# A page lost to the kill was marked in flight; the kill may have come
+# before its request was sent (no GET logged) or after the server served
+# it (a GET logged, no match printed): both are right, so the pages
+# fetched plus those lost lie between 40 and 40 + lost, and every page
+# not lost printed its match.
+gets=$(grep -c 'GET /mesh' "$LOG")
+t_ok $(( gets + lost >= 40 && gets + lost <= 40 + lost ? 0 : 1 )) \
+    "  every page fetched once, or lost to the kill mid-fetch ($gets fetched, $lost lost)"
+t_is "$(cat "$T/run1" "$T/run2" | sort -u | wc -l)" "$(( 40 - lost ))" \
+    "  the two runs printed each page's match but the lost ones'"
 $S "http://$A/mesh/0.html" 'mesh-\d+' --follow 'href="([^"]*)"' --state "$T/crawl.db" >"$T/run3"
 t_is "$? $(wc -l <"$T/run3")" "0 0" "a finished crawl's state: nothing more to fetch"
 
